@@ -1,0 +1,78 @@
+"""Dependencies shared by every route: the session, the caller and role checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
+from sqlmodel import Session
+from starlette.exceptions import HTTPException
+
+from cpl_service.config import Settings
+from cpl_service.errors import PermissionDeniedError
+from cpl_service.parties.models import Party, Role
+from cpl_service.parties.service import party_for_token
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def get_engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def get_app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Session]:
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
+
+
+def get_current_party(
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Party:
+    unauthorised = HTTPException(
+        status_code=401,
+        detail="A valid bearer token is required (Authorization: Bearer <token>).",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise unauthorised
+    party = party_for_token(session=session, token=credentials.credentials)
+    if party is None:
+        raise unauthorised
+    return party
+
+
+CurrentParty = Annotated[Party, Depends(get_current_party)]
+
+
+def require_roles(*roles: Role) -> Callable[[Party], Party]:
+    """A dependency that admits only callers with one of `roles` (403 otherwise)."""
+    allowed = {r.value for r in roles}
+
+    def check(party: CurrentParty) -> Party:
+        if party.role not in allowed:
+            names = ", ".join(sorted(allowed))
+            raise PermissionDeniedError(f"Only {names} may do this; you are {party.role}.")
+        return party
+
+    return check
+
+
+SecasParty = Annotated[Party, Depends(require_roles(Role.SECAS))]
+DccOrSecasParty = Annotated[Party, Depends(require_roles(Role.DCC, Role.SECAS))]
+DccParty = Annotated[Party, Depends(require_roles(Role.DCC))]
+SupplierParty = Annotated[Party, Depends(require_roles(Role.SUPPLIER))]

@@ -1,0 +1,32 @@
+"""The Assurance Certificate register: each ZigBee, DLMS and CPA certificate once."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from cpl_service.clock import utcnow
+from cpl_service.db import UTCDateTime
+
+
+class AssuranceCertificate(SQLModel, table=True):
+    __tablename__ = "assurance_certificate"
+    __table_args__ = (UniqueConstraint("kind", "number", name="uq_certificate_kind_number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=10)
+    number: str = Field(max_length=100)
+    cpa_expiry_date: date | None = None
+    cpa_conditional_date: date | None = None
+    status: str = Field(default="valid", max_length=10)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revocation_reason: str | None = Field(default=None, max_length=2000)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+    @property
+    def end_date(self) -> date | None:
+        """The day a CPA certificate stops covering: the earlier of expiry and condition."""
+        dates = [d for d in (self.cpa_expiry_date, self.cpa_conditional_date) if d]
+        return min(dates) if dates else None

@@ -1,0 +1,116 @@
+"""The `cpl-service` command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from sqlmodel import Session
+
+from cpl_service.config import Settings, get_settings
+from cpl_service.db import make_engine, upgrade
+from cpl_service.errors import CplError
+
+log = logging.getLogger("cpl_service")
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from cpl_service.main import create_app
+    from cpl_service.startup import prepare
+
+    prepare(settings)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def _db_upgrade(_args: argparse.Namespace, settings: Settings) -> int:
+    upgrade(make_engine(settings))
+    print("database is at the latest schema")
+    return 0
+
+
+def _party_add(args: argparse.Namespace, settings: Settings) -> int:
+    from cpl_service.parties.service import create_party
+
+    engine = make_engine(settings)
+    upgrade(engine)
+    with Session(engine) as session:
+        party, token = create_party(
+            session=session, name=args.name, role=args.role, emails=args.email
+        )
+    print(f"created party {party.name!r} (role {party.role}, id {party.id})")
+    print("its token is shown once; store it now:")
+    print(token)
+    return 0
+
+
+def _party_add_certificate(args: argparse.Namespace, settings: Settings) -> int:
+    from cpl_service.parties.service import add_certificate, get_party_by_name
+
+    engine = make_engine(settings)
+    upgrade(engine)
+    with Session(engine) as session:
+        party = get_party_by_name(session=session, name=args.party)
+        record = add_certificate(session=session, party=party, pem=Path(args.file).read_bytes())
+    print(f"registered certificate {record.subject} (SHA-256 {record.fingerprint_sha256})")
+    print(f"for party {args.party!r}; valid until {record.not_valid_after.isoformat()}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cpl-service", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="serve the HTTP API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(handler=_serve)
+
+    db = sub.add_parser("db", help="database maintenance").add_subparsers(
+        dest="db_command", required=True
+    )
+    db.add_parser("upgrade", help="apply migrations").set_defaults(handler=_db_upgrade)
+
+    party = sub.add_parser("party", help="manage parties").add_subparsers(
+        dest="party_command", required=True
+    )
+    add = party.add_parser("add", help="create a party and print its token")
+    add.add_argument("--name", required=True)
+    add.add_argument("--role", required=True, choices=["manufacturer", "supplier", "dcc", "secas"])
+    add.add_argument("--email", action="append", required=True)
+    add.set_defaults(handler=_party_add)
+    cert = party.add_parser("add-certificate", help="register a submission-signing certificate")
+    cert.add_argument("--party", required=True)
+    cert.add_argument("file")
+    cert.set_defaults(handler=_party_add_certificate)
+
+    for register in EXTRA_COMMANDS:
+        register(sub)
+    return parser
+
+
+# Further command groups (import-cpl, pki, extract, notices) register themselves here.
+EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    args = build_parser().parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args, get_settings())
+    except CplError as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,20 @@
+"""The one place the service reads the time: always timezone-aware UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+
+def utcnow() -> datetime:
+    """Now, as an aware UTC datetime."""
+    return datetime.now(UTC)
+
+
+def today() -> date:
+    """Today's date in UTC."""
+    return utcnow().date()
+
+
+def rfc3339(moment: datetime) -> str:
+    """An aware datetime as RFC 3339 UTC with a `Z`, to the second."""
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,59 @@
+"""Settings, read from `CPL_` environment variables through `get_settings()`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every setting of the service; each maps to a `CPL_` environment variable."""
+
+    model_config = SettingsConfigDict(env_prefix="CPL_", env_file=None, extra="ignore")
+
+    data_dir: Path = Path("./cpl-data")
+    database_url: str | None = None
+
+    signing_key: Path | None = None
+    signing_key_password: SecretStr | None = None
+    signing_chain: Path | None = None
+
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    smtp_timeout_seconds: float = 30.0
+    mail_from: str = "cpl@secas.example"
+    secas_email: str = "secas@secas.example"
+
+    extract_validity_days: int = 30
+    extract_ack_hours: int = 24
+
+    max_upload_bytes: int = 10 * 1024 * 1024
+    max_rows: int = 20_000
+    max_uncompressed_bytes: int = 200 * 1024 * 1024
+    max_document_bytes: int = 10 * 1024 * 1024
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'cpl.sqlite3').resolve()}"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.data_dir / "outbox"
+
+    @property
+    def dev_pki_dir(self) -> Path:
+        return self.data_dir / "dev-pki"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment on first use."""
+    return Settings()

@@ -1,0 +1,94 @@
+"""CPL entries (Device Models) and their append-only history of events."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Index, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+from cpl_service.clock import utcnow
+from cpl_service.db import UTCDateTime
+
+LIVE_STATUSES_SQL = "status IN ('pending_review', 'active')"
+
+
+class EntryFields(SQLModel):
+    """The fields a submission row gives an entry (SPEC §3 and §6 names)."""
+
+    submission_type: str = Field(max_length=30)
+    manufacturer_name: str = Field(max_length=100)
+    manufacturer_id: str = Field(max_length=4, index=True)
+    model_name: str = Field(max_length=100)
+    model_id: str = Field(max_length=8)
+    hardware_version: str = Field(max_length=4)
+    firmware_version: str = Field(max_length=8)
+    physical_device_type: str = Field(max_length=20, index=True)
+    technical_specification: str = Field(max_length=50)
+    gbcs_version: str | None = Field(default=None, max_length=50)
+    release_notes: str = Field(max_length=1000)
+    zigbee_certificate_number: str | None = Field(default=None, max_length=100)
+    dlms_certificate_number: str | None = Field(default=None, max_length=100)
+    cpa_certificate_number: str | None = Field(default=None, max_length=100)
+    cpa_expiry_date: date | None = None
+    cpa_conditional_date: date | None = None
+    manufacturer_image_hash: str | None = Field(default=None, max_length=64)
+    manufacturer_image_hash_creator: str | None = Field(default=None, max_length=200)
+    certificate_mapping_evidence: str | None = Field(default=None, max_length=1000)
+    previous_entry_id: str | None = Field(default=None, max_length=20)
+    smets1: bool = False
+    smets1_compliance_statement: str | None = Field(default=None, max_length=1000)
+    contact_email: str = Field(max_length=254)
+
+
+class Entry(EntryFields, table=True):
+    __table_args__ = (
+        UniqueConstraint("entry_id", name="uq_entry_entry_id"),
+        # A Device Model may be pending or Active only once: the database, not only the
+        # checks, refuses a second live copy, so two racing uploads cannot both land.
+        Index(
+            "uq_entry_live_identity",
+            "manufacturer_id",
+            "model_id",
+            "hardware_version",
+            "firmware_version",
+            "physical_device_type",
+            unique=True,
+            sqlite_where=text(LIVE_STATUSES_SQL),
+            postgresql_where=text(LIVE_STATUSES_SQL),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    entry_id: str = Field(max_length=20)
+    submission_id: int | None = Field(default=None, foreign_key="submission.id", index=True)
+    submitted_by_party_id: int | None = Field(default=None, foreign_key="party.id", index=True)
+    status: str = Field(default="pending_review", max_length=20, index=True)
+    status_effective_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    panel_decision_ref: str | None = Field(default=None, max_length=100)
+    removal_proposed: bool = False
+    supplier_confirmation_ref: str | None = Field(default=None, max_length=200)
+    first_active_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class EntryEvent(SQLModel, table=True):
+    """One change to an entry. Rows are only ever inserted."""
+
+    __tablename__ = "entry_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    entry_pk: int = Field(foreign_key="entry.id", index=True)
+    action: str = Field(max_length=30)
+    from_status: str | None = Field(default=None, max_length=20)
+    to_status: str | None = Field(default=None, max_length=20)
+    actor_party_id: int | None = Field(default=None, foreign_key="party.id")
+    actor_name: str = Field(max_length=200)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    reason: str | None = Field(default=None, max_length=2000)
+    panel_decision_ref: str | None = Field(default=None, max_length=100)
+
+
+def format_entry_id(number: int) -> str:
+    return f"CPL-{number:06d}"

@@ -1,0 +1,28 @@
+"""Published, signed CPL extracts: kept and served unchanged forever."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, LargeBinary
+from sqlmodel import Field, SQLModel
+
+from cpl_service.db import UTCDateTime
+
+
+class Extract(SQLModel, table=True):
+    # The primary key is the sequence itself: a second publisher computing the same
+    # next number fails on insert and retries, so numbers are never reused or skipped.
+    sequence: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    issued_at: datetime = Field(sa_type=UTCDateTime)
+    next_update: datetime = Field(sa_type=UTCDateTime)
+    sha256: str = Field(max_length=64, unique=True)
+    previous_sha256: str | None = Field(default=None, max_length=64)
+    entry_count: int
+    change_count: int
+    payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    signature: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    published_by_party_id: int | None = Field(default=None, foreign_key="party.id")
+    dcc_status: str = Field(default="pending", max_length=10)
+    acknowledged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    acknowledgement_detail: str | None = Field(default=None, max_length=2000)

@@ -1,0 +1,28 @@
+"""create_app(): routers and exception handlers, nothing else."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from cpl_service import __version__
+from cpl_service.api import errors
+from cpl_service.api.routes import ROUTERS, health
+from cpl_service.config import Settings, get_settings
+from cpl_service.db import make_engine
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the application for `settings` (the environment's by default)."""
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="cpl_service",
+        version=__version__,
+        summary="The SEC Central Products List: submissions, review, signed extracts.",
+    )
+    app.state.settings = settings
+    app.state.engine = make_engine(settings)
+    errors.install(app)
+    app.include_router(health.router)
+    for router in ROUTERS:
+        app.include_router(router, prefix="/api/v1")
+    return app
