@@ -25,8 +25,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from cpl_service.main import create_app
     from cpl_service.startup import prepare
 
-    prepare(settings)
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    signer = prepare(settings)
+    app = create_app(settings)
+    app.state.signer = signer
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     return 0
 
 
@@ -98,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Further command groups (import-cpl, pki, extract, notices) register themselves here.
 EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = []
+from cpl_service.notices.commands import register as _register_notices  # noqa: E402
+
+EXTRA_COMMANDS.append(_register_notices)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -3,14 +3,49 @@
 from __future__ import annotations
 
 import logging
+import threading
 
+from fastapi import FastAPI
+
+from cpl_service.clock import utcnow
 from cpl_service.config import Settings
 from cpl_service.db import make_engine, upgrade
+from cpl_service.signing.config import LoadedSigner, load_configured_signer
 
 log = logging.getLogger(__name__)
+_lock = threading.Lock()
 
 
-def prepare(settings: Settings) -> None:
-    """Apply migrations and check the signing key (creating a development one if unset)."""
+def load_signer(settings: Settings) -> LoadedSigner:
+    """The configured signer, or a development one under the data directory."""
+    password = (
+        settings.signing_key_password.get_secret_value() if settings.signing_key_password else None
+    )
+    return load_configured_signer(
+        key_path=settings.signing_key,
+        key_password=password,
+        chain_path=settings.signing_chain,
+        data_dir=settings.data_dir,
+        now=utcnow(),
+    )
+
+
+def prepare(settings: Settings) -> LoadedSigner:
+    """Apply migrations and check the signing key (creating a development one if unset).
+
+    Raises the signing package's configuration error when the key is unusable, so `serve`
+    refuses to start rather than publishing extracts nobody can verify.
+    """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(make_engine(settings))
+    return load_signer(settings)
+
+
+def signer_for(app: FastAPI) -> LoadedSigner:
+    """The app's signer, loaded on first use."""
+    with _lock:
+        signer: LoadedSigner | None = getattr(app.state, "signer", None)
+        if signer is None:
+            signer = load_signer(app.state.settings)
+            app.state.signer = signer
+        return signer

@@ -2,6 +2,11 @@
 
 from fastapi import APIRouter
 
-from cpl_service.api.routes import specifications
+from cpl_service.api.routes import certificates, entries, specifications, submissions
 
-ROUTERS: list[APIRouter] = [specifications.router]
+ROUTERS: list[APIRouter] = [
+    specifications.router,
+    submissions.router,
+    entries.router,
+    certificates.router,
+]

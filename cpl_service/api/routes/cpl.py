@@ -1,0 +1,90 @@
+"""The public CPL: JSON listing, CSV and XLSX downloads (no token needed)."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from typing import IO, Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from cpl_service.api.deps import EngineDep, SessionDep
+from cpl_service.publication import exports, service
+
+router = APIRouter(tags=["public CPL"])
+
+_CHUNK = 64 * 1024
+
+
+class CplPage(BaseModel):
+    """One page of the public CPL; each item has the SPEC §6 fields and `removal_proposed`."""
+
+    items: list[dict[str, Any]]
+    total: int
+    limit: int
+    offset: int
+
+
+@router.get("/cpl")
+def list_cpl(
+    session: SessionDep,
+    status: Annotated[
+        str | None, Query(description="Active, Expired, Cancelled or Withdrawn")
+    ] = None,
+    device_type: Annotated[str | None, Query(description="Physical Device Type code")] = None,
+    manufacturer_id: Annotated[str | None, Query(description="4 hex digits")] = None,
+    q: Annotated[str | None, Query(max_length=200, description="free-text search")] = None,
+    limit: Annotated[int, Query(ge=1, le=service.MAX_LIMIT)] = service.DEFAULT_LIMIT,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> CplPage:
+    """Every entry ever made Active, with its current status, sorted by entry ID."""
+    filters = service.make_filter(
+        status=status, device_type=device_type, manufacturer_id=manufacturer_id, q=q
+    )
+    page = service.list_cpl(session=session, filters=filters, limit=limit, offset=offset)
+    return CplPage(**page)
+
+
+def _attachment(filename: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{filename}"'}
+
+
+def _csv_stream(engine: Engine) -> Iterator[bytes]:
+    # The stream outlives the request's dependencies, so it holds its own session.
+    with Session(engine) as session:
+        yield from exports.iter_csv(session=session)
+
+
+def _file_stream(handle: IO[bytes]) -> Iterator[bytes]:
+    try:
+        while chunk := handle.read(_CHUNK):
+            yield chunk
+    finally:
+        handle.close()
+
+
+@router.get("/cpl.csv", response_class=StreamingResponse)
+def download_csv(engine: EngineDep) -> StreamingResponse:
+    """The public CPL as CSV (UTF-8 with a byte-order mark, so Excel reads it right)."""
+    return StreamingResponse(
+        _csv_stream(engine), media_type=exports.CSV_MEDIA_TYPE, headers=_attachment("cpl.csv")
+    )
+
+
+@router.get("/cpl.xlsx", response_class=StreamingResponse)
+def download_xlsx(session: SessionDep) -> StreamingResponse:
+    """The public CPL as a workbook: sheets CPL, Changes (since the last extract), About."""
+    handle = tempfile.TemporaryFile()  # noqa: SIM115 - closed by the stream
+    try:
+        exports.write_xlsx(session=session, target=handle)
+        handle.seek(0)
+    except BaseException:
+        handle.close()
+        raise
+    return StreamingResponse(
+        _file_stream(handle), media_type=exports.XLSX_MEDIA_TYPE, headers=_attachment("cpl.xlsx")
+    )

@@ -1,0 +1,180 @@
+"""Submissions: upload a workbook, read your submissions, SECAS approves them whole."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Query, UploadFile
+from fastapi.responses import JSONResponse, Response
+from sqlmodel import Session, col, select
+
+from cpl_service.api.deps import CurrentParty, SecasParty, SessionDep, SettingsDep
+from cpl_service.api.schemas import (
+    ApprovalIn,
+    DocumentPublic,
+    EntryPublic,
+    SubmissionPage,
+    SubmissionPublic,
+    SubmissionSummary,
+)
+from cpl_service.entries.service import Actor
+from cpl_service.errors import NotFoundError, UploadTooLargeError
+from cpl_service.parties.models import Party
+from cpl_service.submissions import service
+from cpl_service.submissions.models import Submission, SubmissionDocument
+
+router = APIRouter(prefix="/submissions", tags=["submissions"])
+
+
+def _read_capped(upload: UploadFile, limit: int, what: str) -> bytes:
+    data = upload.file.read(limit + 1)
+    if len(data) > limit:
+        raise UploadTooLargeError(f"The {what} is larger than {limit // (1024 * 1024)} MB.")
+    return data
+
+
+def _public(session: Session, submission: Submission) -> SubmissionPublic:
+    entries = service.submission_entries(session, submission)
+    party = session.get(Party, submission.party_id)
+    documents = session.exec(
+        select(SubmissionDocument).where(SubmissionDocument.submission_id == submission.id)
+    ).all()
+    assert submission.id is not None
+    return SubmissionPublic(
+        id=submission.id,
+        status=service.submission_status(entries),
+        filename=submission.filename,
+        content_sha256=submission.content_sha256,
+        signed=submission.signed,
+        submitted_by=party.name if party else "unknown",
+        created_at=submission.created_at,
+        entries=[EntryPublic.of(e) for e in entries],
+        issues=submission.issues,
+        documents=[DocumentPublic.model_validate(d, from_attributes=True) for d in documents],
+    )
+
+
+@router.post("", status_code=201, response_model=SubmissionPublic)
+def create_submission(
+    session: SessionDep,
+    settings: SettingsDep,
+    party: CurrentParty,
+    file: Annotated[UploadFile, File(description="The CPL submission workbook (.xlsx/.xlsm)")],
+    signature: Annotated[UploadFile | None, File(description="Detached CMS signature")] = None,
+    documents: Annotated[list[UploadFile] | None, File(description="Certificate PDFs")] = None,
+) -> Response:
+    """Upload a submission workbook; 201 with its entries, or 422 listing every problem."""
+    content = _read_capped(file, settings.max_upload_bytes, "workbook")
+    signature_bytes = _read_capped(signature, 1024 * 1024, "signature") if signature else None
+    uploaded = [
+        service.UploadedDocument(
+            filename=d.filename or "document.pdf",
+            content=_read_capped(d, settings.max_document_bytes, f"document {d.filename!r}"),
+        )
+        for d in documents or []
+    ]
+    result = service.submit(
+        session=session,
+        settings=settings,
+        party=party,
+        filename=file.filename or "upload.xlsx",
+        content=content,
+        signature=signature_bytes,
+        documents=uploaded,
+    )
+    body = _public(session, result.submission).model_dump(mode="json")
+    return JSONResponse(body, status_code=201 if result.created else 200)
+
+
+@router.get("", response_model=SubmissionPage)
+def list_submissions(
+    session: SessionDep,
+    party: CurrentParty,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> SubmissionPage:
+    """Your submissions (SECAS: everyone's), newest first."""
+    page, total = service.list_submissions(session=session, party=party, limit=limit, offset=offset)
+    items = []
+    for submission in page:
+        entries = service.submission_entries(session, submission)
+        submitter = session.get(Party, submission.party_id)
+        assert submission.id is not None
+        items.append(
+            SubmissionSummary(
+                id=submission.id,
+                status=service.submission_status(entries),
+                filename=submission.filename,
+                submitted_by=submitter.name if submitter else "unknown",
+                created_at=submission.created_at,
+                entry_count=len(entries),
+            )
+        )
+    return SubmissionPage(items=items, total=total, limit=limit, offset=offset)
+
+
+@router.get("/{submission_id}", response_model=SubmissionPublic)
+def read_submission(
+    submission_id: int, session: SessionDep, party: CurrentParty
+) -> SubmissionPublic:
+    """One submission with its entries and its report (warnings included)."""
+    submission = service.visible_submission(
+        session=session, party=party, submission_id=submission_id
+    )
+    return _public(session, submission)
+
+
+@router.get("/{submission_id}/documents", response_model=list[DocumentPublic])
+def list_documents(
+    submission_id: int, session: SessionDep, party: CurrentParty
+) -> list[DocumentPublic]:
+    """The certificate documents carried with a submission."""
+    submission = service.visible_submission(
+        session=session, party=party, submission_id=submission_id
+    )
+    return _public(session, submission).documents
+
+
+@router.get("/{submission_id}/documents/{document_id}")
+def download_document(
+    submission_id: int, document_id: int, session: SessionDep, party: CurrentParty
+) -> Response:
+    """Download one certificate document (PDF)."""
+    submission = service.visible_submission(
+        session=session, party=party, submission_id=submission_id
+    )
+    document = session.exec(
+        select(SubmissionDocument).where(
+            col(SubmissionDocument.id) == document_id,
+            col(SubmissionDocument.submission_id) == submission.id,
+        )
+    ).first()
+    if document is None:
+        raise NotFoundError(f"Submission {submission_id} has no document {document_id}.")
+    safe_name = "".join(c for c in document.filename if c.isalnum() or c in "._- ") or "document"
+    return Response(
+        document.content,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="{safe_name}"',
+            "X-Content-SHA256": document.sha256,
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+@router.post("/{submission_id}/approve", response_model=list[EntryPublic])
+def approve_submission(
+    submission_id: int, session: SessionDep, secas: SecasParty, body: ApprovalIn | None = None
+) -> list[EntryPublic]:
+    """Approve every pending entry of the submission at once, all or nothing (SECAS)."""
+    submission = service.visible_submission(
+        session=session, party=secas, submission_id=submission_id
+    )
+    approved = service.approve_submission(
+        session=session,
+        submission=submission,
+        actor=Actor.of(secas),
+        note=body.note if body else None,
+    )
+    return [EntryPublic.of(e) for e in approved]

@@ -1,0 +1,34 @@
+"""The entry lifecycle as data: one transition table and the question it answers."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class EntryStatus(StrEnum):
+    PENDING_REVIEW = "pending_review"
+    ACTIVE = "active"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    WITHDRAWN = "withdrawn"
+
+
+REMOVAL_STATUSES = frozenset({EntryStatus.EXPIRED, EntryStatus.CANCELLED, EntryStatus.WITHDRAWN})
+
+TRANSITIONS: dict[EntryStatus, frozenset[EntryStatus]] = {
+    EntryStatus.PENDING_REVIEW: frozenset({EntryStatus.ACTIVE, EntryStatus.REJECTED}),
+    EntryStatus.ACTIVE: REMOVAL_STATUSES,
+    EntryStatus.REJECTED: frozenset(),
+    EntryStatus.EXPIRED: frozenset(),
+    EntryStatus.CANCELLED: frozenset(),
+    EntryStatus.WITHDRAWN: frozenset(),
+}
+
+
+def allowed(from_status: str, to_status: str) -> bool:
+    """True when the lifecycle lets an entry move from `from_status` to `to_status`."""
+    try:
+        return EntryStatus(to_status) in TRANSITIONS[EntryStatus(from_status)]
+    except ValueError:
+        return False

@@ -1,0 +1,190 @@
+"""Publishing signed CPL extracts: build, sign, store once, serve unchanged."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, func, text
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlmodel import Session, col, select
+
+from cpl_service.clock import rfc3339, utcnow
+from cpl_service.config import Settings
+from cpl_service.db import is_postgres
+from cpl_service.entries.models import Entry
+from cpl_service.errors import ConflictError, InvalidInputError, NotFoundError
+from cpl_service.extracts.canonical import canonical_json
+from cpl_service.extracts.models import Extract
+from cpl_service.parties.models import Party
+from cpl_service.publication.rows import public_entry
+from cpl_service.signing.cms import sign_detached
+from cpl_service.signing.keys import Signer
+
+log = logging.getLogger(__name__)
+
+FORMAT = "cpl-extract/1"
+PUBLISH_LOCK_KEY = 0x43504C  # "CPL": one PostgreSQL advisory lock serialises publishers
+MAX_ATTEMPTS = 20
+
+
+def build_document(
+    *,
+    entries: list[dict[str, Any]],
+    sequence: int,
+    issued_at: datetime,
+    next_update: datetime,
+    previous: Extract | None,
+) -> dict[str, Any]:
+    """The extract as data (SPEC §6); `changes` compares with the previous extract."""
+    entries = sorted(entries, key=lambda e: e["entry_id"])
+    if previous is None:
+        added = [e["entry_id"] for e in entries]
+        changed: list[str] = []
+    else:
+        before = {e["entry_id"]: e["status"] for e in json.loads(previous.payload)["entries"]}
+        added = [e["entry_id"] for e in entries if e["entry_id"] not in before]
+        changed = [
+            e["entry_id"]
+            for e in entries
+            if e["entry_id"] in before and before[e["entry_id"]] != e["status"]
+        ]
+    return {
+        "format": FORMAT,
+        "sequence": sequence,
+        "issued_at": rfc3339(issued_at),
+        "next_update": rfc3339(next_update),
+        "previous_sha256": previous.sha256 if previous else None,
+        "entry_count": len(entries),
+        "entries": entries,
+        "changes": {"added": added, "status_changed": changed},
+    }
+
+
+def published_entries(session: Session) -> list[dict[str, Any]]:
+    """Every entry ever made Active, in its extract form."""
+    rows = session.exec(select(Entry).where(col(Entry.first_active_at).is_not(None))).all()
+    return [public_entry(entry) for entry in rows]
+
+
+def latest(session: Session) -> Extract | None:
+    return session.exec(select(Extract).order_by(col(Extract.sequence).desc()).limit(1)).first()
+
+
+def publish(
+    *, engine: Engine, settings: Settings, signer: Signer, publisher: Party | None
+) -> Extract:
+    """Build, sign and store the next extract; sequence numbers are never reused or skipped.
+
+    Publishers serialise on an advisory lock on PostgreSQL; the sequence is the primary key,
+    so a publisher that still computed a taken number fails on insert and starts again.
+    """
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        with Session(engine, expire_on_commit=False) as session:
+            try:
+                if is_postgres(engine):
+                    session.execute(
+                        text("SELECT pg_advisory_xact_lock(:k)"), {"k": PUBLISH_LOCK_KEY}
+                    )
+                previous = latest(session)
+                sequence = previous.sequence + 1 if previous else 1
+                issued_at = utcnow().replace(microsecond=0)
+                if previous and issued_at <= previous.issued_at:
+                    issued_at = previous.issued_at + timedelta(seconds=1)
+                next_update = issued_at + timedelta(days=settings.extract_validity_days)
+                document = build_document(
+                    entries=published_entries(session),
+                    sequence=sequence,
+                    issued_at=issued_at,
+                    next_update=next_update,
+                    previous=previous,
+                )
+                payload = canonical_json(document)
+                signature = sign_detached(payload, signer, signing_time=issued_at)
+                extract = Extract(
+                    sequence=sequence,
+                    issued_at=issued_at,
+                    next_update=next_update,
+                    sha256=hashlib.sha256(payload).hexdigest(),
+                    previous_sha256=previous.sha256 if previous else None,
+                    entry_count=len(document["entries"]),
+                    change_count=len(document["changes"]["added"])
+                    + len(document["changes"]["status_changed"]),
+                    payload=payload,
+                    signature=signature,
+                    published_by_party_id=publisher.id if publisher else None,
+                )
+                session.add(extract)
+                session.flush()
+                _queue_publication_notice(session, extract, settings)
+                session.commit()
+                return extract
+            except (IntegrityError, OperationalError) as exc:
+                session.rollback()
+                log.info(
+                    "publish attempt %d lost a race (%s); retrying", attempt, type(exc).__name__
+                )
+                time.sleep(0.01 * attempt)
+    raise ConflictError("Could not publish: too many publishers at once. Try again.")
+
+
+def _queue_publication_notice(session: Session, extract: Extract, settings: Settings) -> None:
+    from cpl_service.notices.service import queue_publication_notice
+
+    queue_publication_notice(session=session, extract=extract, settings=settings)
+
+
+def get_extract(*, session: Session, sequence: int) -> Extract:
+    extract = session.get(Extract, sequence)
+    if extract is None:
+        raise NotFoundError(f"There is no extract {sequence}.")
+    return extract
+
+
+def dcc_status(extract: Extract, *, now: datetime, ack_hours: int) -> str:
+    """pending, loaded, rejected, or overdue once pending for longer than `ack_hours`."""
+    if extract.dcc_status == "pending" and now - extract.issued_at > timedelta(hours=ack_hours):
+        return "overdue"
+    return extract.dcc_status
+
+
+def list_extracts(*, session: Session, limit: int, offset: int) -> tuple[list[Extract], int]:
+    total = session.exec(select(func.count()).select_from(Extract)).one()
+    page = session.exec(
+        select(Extract).order_by(col(Extract.sequence).desc()).limit(limit).offset(offset)
+    ).all()
+    return list(page), int(total)
+
+
+def acknowledge(
+    *, session: Session, settings: Settings, sequence: int, status: str, detail: str | None
+) -> Extract:
+    """The DCC reports it loaded (or rejected) an extract; recorded once."""
+    if status not in ("loaded", "rejected"):
+        raise InvalidInputError("An acknowledgement status is 'loaded' or 'rejected'.")
+    if status == "rejected" and not (detail or "").strip():
+        raise InvalidInputError("A rejection needs a detail saying what was wrong.")
+    extract = get_extract(session=session, sequence=sequence)
+    if extract.dcc_status != "pending":
+        raise ConflictError(f"Extract {sequence} was already acknowledged as {extract.dcc_status}.")
+    from sqlalchemy import update
+
+    result = session.execute(
+        update(Extract)
+        .where(col(Extract.sequence) == sequence, col(Extract.dcc_status) == "pending")
+        .values(dcc_status=status, acknowledged_at=utcnow(), acknowledgement_detail=detail)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
+        raise ConflictError(f"Extract {sequence} was acknowledged by someone else just now.")
+    session.refresh(extract)
+    from cpl_service.notices.service import queue_acknowledgement_notice
+
+    queue_acknowledgement_notice(session=session, extract=extract, settings=settings)
+    session.commit()
+    return extract

@@ -1,0 +1,444 @@
+"""Accepting a submission workbook: read, check, verify, store atomically."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from cryptography import x509
+from sqlalchemy import bindparam, insert, tuple_, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from cpl_service.certificates.models import AssuranceCertificate
+from cpl_service.clock import utcnow
+from cpl_service.config import Settings
+from cpl_service.devices import CertificateKind
+from cpl_service.entries import service as entries
+from cpl_service.entries.models import Entry, EntryEvent, format_entry_id
+from cpl_service.entries.workflow import EntryStatus
+from cpl_service.errors import (
+    ConflictError,
+    NotFoundError,
+    SignatureError,
+    UnsupportedFileError,
+    UploadTooLargeError,
+    WorkbookRejectedError,
+)
+from cpl_service.parties.models import Party, PartyCertificate, Role
+from cpl_service.specifications.models import TechnicalSpecification
+from cpl_service.submissions.models import Submission, SubmissionDocument
+from cpl_service.workbook.checks import (
+    CheckContext,
+    CheckReport,
+    PreviousEntry,
+    check_rows,
+    referenced_entry_ids,
+)
+from cpl_service.workbook.reader import ReadLimits, read_workbook
+from cpl_service.workbook.template import SpecificationInfo
+
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
+LIVE = (EntryStatus.PENDING_REVIEW.value, EntryStatus.ACTIVE.value)
+
+
+@dataclass(frozen=True)
+class UploadedDocument:
+    filename: str
+    content: bytes
+
+
+@dataclass
+class SubmissionResult:
+    submission: Submission
+    created: bool
+    entries: list[Entry] = field(default_factory=list)
+
+
+def specification_infos(session: Session) -> list[SpecificationInfo]:
+    specs = session.exec(select(TechnicalSpecification).order_by(col(TechnicalSpecification.id)))
+    return [
+        SpecificationInfo(name=s.name, kind=s.kind, installation_end_date=s.installation_end_date)
+        for s in specs
+    ]
+
+
+def _context(session: Session, party: Party, rows: Sequence[Any], today: Any) -> CheckContext:
+    live = session.exec(
+        select(
+            Entry.manufacturer_id,
+            Entry.model_id,
+            Entry.hardware_version,
+            Entry.firmware_version,
+            Entry.physical_device_type,
+        ).where(col(Entry.status).in_(LIVE))
+    ).all()
+    cpa = session.exec(
+        select(AssuranceCertificate).where(AssuranceCertificate.kind == CertificateKind.CPA.value)
+    ).all()
+    wanted = sorted(referenced_entry_ids(rows))
+    previous: dict[str, PreviousEntry] = {}
+    for start in range(0, len(wanted), 500):
+        for e in session.exec(
+            select(Entry).where(col(Entry.entry_id).in_(wanted[start : start + 500]))
+        ).all():
+            previous[e.entry_id] = PreviousEntry(
+                entry_id=e.entry_id,
+                status=e.status,
+                manufacturer_id=e.manufacturer_id,
+                model_id=e.model_id,
+                hardware_version=e.hardware_version,
+                firmware_version=e.firmware_version,
+                physical_device_type=e.physical_device_type,
+            )
+    return CheckContext(
+        submitter_role=party.role,
+        upload_date=today,
+        specifications={s.name: s for s in specification_infos(session)},
+        live_identities={tuple(row) for row in live},  # type: ignore[misc]
+        cpa_certificates={c.number: (c.cpa_expiry_date, c.cpa_conditional_date) for c in cpa},
+        entries=previous,
+    )
+
+
+def _check_documents(documents: Sequence[UploadedDocument], settings: Settings) -> None:
+    for document in documents:
+        if len(document.content) > settings.max_document_bytes:
+            raise UploadTooLargeError(
+                f"Document {document.filename!r} is larger than "
+                f"{settings.max_document_bytes // (1024 * 1024)} MB."
+            )
+        tail = document.content[-2048:]
+        if not document.content.startswith(b"%PDF-") or b"%%EOF" not in tail:
+            raise UnsupportedFileError(
+                f"Document {document.filename!r} is not a PDF file; certificate documents "
+                "must be PDFs."
+            )
+
+
+def _verify_signature(
+    session: Session, party: Party, content: bytes, signature: bytes | None, now: datetime
+) -> None:
+    from cpl_service.signing.cms import verify_with_registered
+
+    if not signature:
+        raise SignatureError(
+            "A row gives a Manufacturer Image Hash, so the workbook must be signed: upload a "
+            "detached CMS signature over the workbook file as the 'signature' part."
+        )
+    registered = session.exec(
+        select(PartyCertificate).where(PartyCertificate.party_id == party.id)
+    ).all()
+    if not registered:
+        raise SignatureError(
+            "A row gives a Manufacturer Image Hash, so the workbook must be signed with a "
+            "certificate registered to your party, and your party has none; ask SECAS to run "
+            "'cpl-service party add-certificate'."
+        )
+    certificates = [x509.load_pem_x509_certificate(r.pem.encode()) for r in registered]
+    verify_with_registered(content, signature, registered=certificates, at=now)
+
+
+def _find_existing(session: Session, party: Party, digest: str) -> Submission | None:
+    return session.exec(
+        select(Submission).where(
+            Submission.party_id == party.id, Submission.content_sha256 == digest
+        )
+    ).first()
+
+
+def submit(
+    *,
+    session: Session,
+    settings: Settings,
+    party: Party,
+    filename: str,
+    content: bytes,
+    signature: bytes | None = None,
+    documents: Sequence[UploadedDocument] = (),
+) -> SubmissionResult:
+    """Check an uploaded workbook and store its rows as pending entries, all or nothing.
+
+    Re-uploading byte-identical content (same party) returns the first submission.
+    """
+    if not filename.lower().endswith(WORKBOOK_SUFFIXES):
+        raise UnsupportedFileError(
+            f"{filename!r} is not an .xlsx or .xlsm workbook; save the CPL template as "
+            "an Excel workbook and upload that."
+        )
+    digest = hashlib.sha256(content).hexdigest()
+    existing = _find_existing(session, party, digest)
+    if existing is not None:
+        return SubmissionResult(
+            existing, created=False, entries=submission_entries(session, existing)
+        )
+    _check_documents(documents, settings)
+
+    now = utcnow()
+    parsed = read_workbook(
+        content,
+        limits=ReadLimits(
+            max_bytes=settings.max_upload_bytes,
+            max_rows=settings.max_rows,
+            max_uncompressed_bytes=settings.max_uncompressed_bytes,
+        ),
+    )
+    report: CheckReport = check_rows(
+        parsed.rows, context=_context(session, party, parsed.rows, now.date())
+    )
+    issues = [i.to_dict() for i in report.issues]
+    if report.errors:
+        count = len(report.errors)
+        raise WorkbookRejectedError(
+            f"The workbook has {count} problem{'s' if count != 1 else ''}; nothing was stored. "
+            "Fix every row listed in 'issues' and upload it again.",
+            issues=issues,
+        )
+    if report.needs_signature:
+        _verify_signature(session, party, content, signature, now)
+
+    try:
+        submission = _store(
+            session=session,
+            party=party,
+            filename=filename,
+            content=content,
+            digest=digest,
+            signed=bool(signature),
+            issues=issues,
+            report=report,
+            documents=documents,
+            now=now,
+        )
+    except IntegrityError:
+        session.rollback()
+        existing = _find_existing(session, party, digest)
+        if existing is not None:
+            return SubmissionResult(
+                existing, created=False, entries=submission_entries(session, existing)
+            )
+        raise ConflictError(
+            "Another submission of the same Device Model was accepted at the same moment; "
+            "nothing of this upload was stored. Check the CPL and upload again if needed."
+        ) from None
+    return SubmissionResult(
+        submission, created=True, entries=submission_entries(session, submission)
+    )
+
+
+def _store(
+    *,
+    session: Session,
+    party: Party,
+    filename: str,
+    content: bytes,
+    digest: str,
+    signed: bool,
+    issues: list[dict[str, Any]],
+    report: CheckReport,
+    documents: Sequence[UploadedDocument],
+    now: datetime,
+) -> Submission:
+    submission = Submission(
+        party_id=party.id,
+        filename=filename[:255],
+        content_sha256=digest,
+        size_bytes=len(content),
+        signed=signed,
+        issues=issues,
+        created_at=now,
+    )
+    session.add(submission)
+    session.flush()
+    for document in documents:
+        session.add(
+            SubmissionDocument(
+                submission_id=submission.id,
+                filename=document.filename[:255],
+                sha256=hashlib.sha256(document.content).hexdigest(),
+                size_bytes=len(document.content),
+                content=document.content,
+                created_at=now,
+            )
+        )
+    confirmed_by_submitter = party.role == Role.SUPPLIER
+    rows = []
+    for draft in report.entries:
+        values = {k: v for k, v in draft.items() if k in Entry.model_fields and k != "id"}
+        values.update(
+            entry_id=f"NEW-{uuid.uuid4().hex[:16]}",
+            submission_id=submission.id,
+            submitted_by_party_id=party.id,
+            status=EntryStatus.PENDING_REVIEW.value,
+            status_effective_at=now,
+            removal_proposed=False,
+            created_at=now,
+            updated_at=now,
+            supplier_confirmation_ref=(
+                f"submitted by supplier {party.name}"
+                if confirmed_by_submitter and values.get("submission_type") == "Firmware Update"
+                else None
+            ),
+        )
+        rows.append(values)
+    # Bulk statements rather than one ORM object per row: a 20,000-row upload stays fast.
+    ids = (
+        session.execute(insert(Entry).returning(col(Entry.id), sort_by_parameter_order=True), rows)
+        .scalars()
+        .all()
+    )
+    session.execute(
+        update(Entry).where(col(Entry.id) == bindparam("pk")).values(entry_id=bindparam("eid")),
+        [{"pk": pk, "eid": format_entry_id(pk)} for pk in ids],
+        execution_options={"synchronize_session": False},
+    )
+    session.execute(
+        insert(EntryEvent),
+        [
+            {
+                "entry_pk": pk,
+                "action": "submitted",
+                "from_status": None,
+                "to_status": EntryStatus.PENDING_REVIEW.value,
+                "actor_party_id": party.id,
+                "actor_name": party.name,
+                "at": now,
+                "reason": f"Submission {submission.id} ({filename[:200]})",
+            }
+            for pk in ids
+        ],
+    )
+    _register_certificates(session, report.entries, now)
+    session.commit()
+    return submission
+
+
+def _register_certificates(
+    session: Session, drafts: Sequence[dict[str, Any]], now: datetime
+) -> None:
+    wanted: dict[tuple[str, str], dict[str, Any]] = {}
+    for draft in drafts:
+        for kind, key in (
+            (CertificateKind.ZIGBEE.value, "zigbee_certificate_number"),
+            (CertificateKind.DLMS.value, "dlms_certificate_number"),
+            (CertificateKind.CPA.value, "cpa_certificate_number"),
+        ):
+            number = draft.get(key)
+            if not number:
+                continue
+            info = wanted.setdefault((kind, number), {})
+            if kind == CertificateKind.CPA.value:
+                info.setdefault("cpa_expiry_date", draft.get("cpa_expiry_date"))
+                if draft.get("cpa_conditional_date"):
+                    info.setdefault("cpa_conditional_date", draft.get("cpa_conditional_date"))
+    if not wanted:
+        return
+    known = {
+        (c.kind, c.number): c
+        for c in session.exec(
+            select(AssuranceCertificate).where(
+                tuple_(col(AssuranceCertificate.kind), col(AssuranceCertificate.number)).in_(
+                    list(wanted)
+                )
+            )
+        ).all()
+    }
+    for (kind, number), info in wanted.items():
+        record = known.get((kind, number))
+        if record is None:
+            session.add(AssuranceCertificate(kind=kind, number=number, created_at=now, **info))
+        elif (
+            kind == CertificateKind.CPA.value
+            and record.cpa_conditional_date is None
+            and info.get("cpa_conditional_date")
+        ):
+            # A newly declared condition is recorded: it can only bring notices earlier.
+            record.cpa_conditional_date = info["cpa_conditional_date"]
+            session.add(record)
+
+
+def submission_entries(session: Session, submission: Submission) -> list[Entry]:
+    return list(
+        session.exec(
+            select(Entry).where(Entry.submission_id == submission.id).order_by(col(Entry.id))
+        ).all()
+    )
+
+
+def submission_status(entries_of: Sequence[Entry]) -> str:
+    """pending_review while any entry waits; otherwise approved, rejected or mixed."""
+    statuses = {e.status for e in entries_of}
+    if EntryStatus.PENDING_REVIEW.value in statuses:
+        return "pending_review"
+    if statuses == {EntryStatus.REJECTED.value}:
+        return "rejected"
+    if EntryStatus.REJECTED.value in statuses:
+        return "partially_approved"
+    return "approved"
+
+
+def visible_submission(*, session: Session, party: Party, submission_id: int) -> Submission:
+    submission = session.get(Submission, submission_id)
+    if submission is None or (party.role != Role.SECAS and submission.party_id != party.id):
+        raise NotFoundError(f"There is no submission {submission_id}.")
+    return submission
+
+
+def list_submissions(
+    *, session: Session, party: Party, limit: int, offset: int
+) -> tuple[list[Submission], int]:
+    from sqlalchemy import func
+
+    query = select(Submission)
+    if party.role != Role.SECAS:
+        query = query.where(Submission.party_id == party.id)
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    page = session.exec(query.order_by(col(Submission.id).desc()).limit(limit).offset(offset))
+    return list(page.all()), int(total)
+
+
+def approve_submission(
+    *, session: Session, submission: Submission, actor: entries.Actor, note: str | None
+) -> list[Entry]:
+    """Approve every pending entry of a submission, or none of them (409 with reasons)."""
+    now = utcnow()
+    submitter = session.get(Party, submission.party_id)
+    pending = [
+        e
+        for e in submission_entries(session, submission)
+        if e.status == EntryStatus.PENDING_REVIEW.value
+    ]
+    if not pending:
+        raise ConflictError(f"Submission {submission.id} has no entry pending review.")
+    blockers = [
+        reason
+        for entry in pending
+        for reason in entries.approval_blockers(
+            session=session,
+            entry=entry,
+            submitter_role=submitter.role if submitter else None,
+            today=now.date(),
+        )
+    ]
+    if blockers:
+        raise ConflictError(
+            f"Submission {submission.id} cannot be approved as a whole: " + " ".join(blockers),
+            reasons=blockers,
+        )
+    for entry in pending:
+        # transition() rolls back and raises if any entry changed under us: all or nothing.
+        entries.transition(
+            session=session,
+            entry=entry,
+            to_status=EntryStatus.ACTIVE,
+            actor=actor,
+            action="approved",
+            at=now,
+            reason=note or f"Submission {submission.id} approved",
+        )
+    session.commit()
+    return pending
