@@ -103,6 +103,12 @@ EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParse
 from cpl_service.notices.commands import register as _register_notices  # noqa: E402
 
 EXTRA_COMMANDS.append(_register_notices)
+from cpl_service.publication.commands import register as _register_import_cpl  # noqa: E402
+
+EXTRA_COMMANDS.append(_register_import_cpl)
+from cpl_service.extracts.commands import register as _register_signing  # noqa: E402
+
+EXTRA_COMMANDS.append(_register_signing)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

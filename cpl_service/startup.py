@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from cpl_service.clock import utcnow
 from cpl_service.config import Settings
 from cpl_service.db import make_engine, upgrade
-from cpl_service.signing.config import LoadedSigner, load_configured_signer
+from cpl_service.signing.config import LoadedSigner, signer_from_settings
 
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
@@ -18,16 +18,7 @@ _lock = threading.Lock()
 
 def load_signer(settings: Settings) -> LoadedSigner:
     """The configured signer, or a development one under the data directory."""
-    password = (
-        settings.signing_key_password.get_secret_value() if settings.signing_key_password else None
-    )
-    return load_configured_signer(
-        key_path=settings.signing_key,
-        key_password=password,
-        chain_path=settings.signing_chain,
-        data_dir=settings.data_dir,
-        now=utcnow(),
-    )
+    return signer_from_settings(settings, now=utcnow())
 
 
 def prepare(settings: Settings) -> LoadedSigner:

@@ -36,11 +36,11 @@ from cpl_service.workbook.checks import (
     CheckContext,
     CheckReport,
     PreviousEntry,
-    check_rows,
+    check_workbook,
     referenced_entry_ids,
 )
 from cpl_service.workbook.reader import ReadLimits, read_workbook
-from cpl_service.workbook.template import SpecificationInfo
+from cpl_service.workbook.specifications import SpecificationInfo
 
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
 LIVE = (EntryStatus.PENDING_REVIEW.value, EntryStatus.ACTIVE.value)
@@ -187,8 +187,8 @@ def submit(
             max_uncompressed_bytes=settings.max_uncompressed_bytes,
         ),
     )
-    report: CheckReport = check_rows(
-        parsed.rows, context=_context(session, party, parsed.rows, now.date())
+    report: CheckReport = check_workbook(
+        parsed, context=_context(session, party, parsed.rows, now.date())
     )
     issues = [i.to_dict() for i in report.issues]
     if report.errors:

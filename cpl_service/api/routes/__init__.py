@@ -2,11 +2,20 @@
 
 from fastapi import APIRouter
 
-from cpl_service.api.routes import certificates, entries, specifications, submissions
+from cpl_service.api.routes import (
+    certificates,
+    entries,
+    extracts,
+    specifications,
+    submissions,
+    template,
+)
 
 ROUTERS: list[APIRouter] = [
+    template.router,
     specifications.router,
     submissions.router,
     entries.router,
     certificates.router,
+    extracts.router,
 ]

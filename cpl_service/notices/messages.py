@@ -1,0 +1,368 @@
+"""The words of every notice: subject, plain text and HTML, composed from plain facts."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from cpl_service.devices import BY_CODE
+from cpl_service.notices.rules import DueNotice, Threshold, threshold_date
+
+
+@dataclass(frozen=True)
+class Composed:
+    """A notice's subject and its two bodies, ready for the outbox."""
+
+    subject: str
+    text: str
+    html: str
+
+
+@dataclass(frozen=True)
+class AffectedEntry:
+    """A CPL entry named in a notice."""
+
+    entry_id: str
+    manufacturer_name: str
+    model_name: str
+    model_id: str
+    hardware_version: str
+    firmware_version: str
+    physical_device_type: str
+    contact_email: str
+
+
+@dataclass(frozen=True)
+class ExtractFacts:
+    """What a publication notice says about one extract."""
+
+    sequence: int
+    issued_at: datetime
+    sha256: str
+    entry_count: int
+    change_count: int
+    dcc_status: str
+    acknowledged_at: datetime | None = None
+    acknowledgement_detail: str | None = None
+
+
+def long_date(day: date) -> str:
+    """31 August 2027."""
+    return f"{day.day} {day:%B %Y}"
+
+
+def long_moment(moment: datetime) -> str:
+    """31 August 2027 14:05 UTC."""
+    moment = moment.astimezone(UTC)
+    return f"{long_date(moment.date())} {moment:%H:%M} UTC"
+
+
+def device_type_name(code: str) -> str:
+    found = BY_CODE.get(code)
+    return f"{found.name} ({code})" if found else code
+
+
+# --- a tiny document model rendered both as text and as HTML ------------------------
+
+
+@dataclass(frozen=True)
+class _Para:
+    text: str
+
+
+@dataclass(frozen=True)
+class _Heading:
+    text: str
+
+
+@dataclass(frozen=True)
+class _Bullets:
+    items: Sequence[str]
+
+
+@dataclass(frozen=True)
+class _Table:
+    headings: Sequence[str]
+    rows: Sequence[Sequence[str]]
+
+
+_Block = _Para | _Heading | _Bullets | _Table
+
+
+def _render_text(blocks: Sequence[_Block]) -> str:
+    out: list[str] = []
+    for block in blocks:
+        if isinstance(block, _Para):
+            out.append(block.text)
+        elif isinstance(block, _Heading):
+            out.append(f"{block.text}\n{'-' * len(block.text)}")
+        elif isinstance(block, _Bullets):
+            out.append("\n".join(f"- {item}" for item in block.items))
+        else:
+            widths = [
+                max(len(str(c)) for c in column)
+                for column in zip(block.headings, *block.rows, strict=True)
+            ]
+            lines = [
+                "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+                for row in [block.headings, *block.rows]
+            ]
+            lines.insert(1, "  ".join("-" * w for w in widths))
+            out.append("\n".join(lines))
+    return "\n\n".join(out) + "\n"
+
+
+def _render_html(title: str, blocks: Sequence[_Block]) -> str:
+    e = html.escape
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{e(title)}</title></head>",
+        '<body style="font-family: Arial, sans-serif; font-size: 14px; color: #222;">',
+    ]
+    for block in blocks:
+        if isinstance(block, _Para):
+            out.append(f"<p>{e(block.text)}</p>")
+        elif isinstance(block, _Heading):
+            out.append(f"<h3>{e(block.text)}</h3>")
+        elif isinstance(block, _Bullets):
+            out.append("<ul>" + "".join(f"<li>{e(i)}</li>" for i in block.items) + "</ul>")
+        else:
+            cell = 'style="border: 1px solid #999; padding: 4px 8px; text-align: left;"'
+            head = "".join(f"<th {cell}>{e(h)}</th>" for h in block.headings)
+            body = "".join(
+                "<tr>" + "".join(f"<td {cell}>{e(str(c))}</td>" for c in row) + "</tr>"
+                for row in block.rows
+            )
+            out.append(
+                '<table style="border-collapse: collapse;">'
+                f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+            )
+    out.append("</body></html>")
+    return "\n".join(out) + "\n"
+
+
+def _compose(subject: str, blocks: Sequence[_Block]) -> Composed:
+    return Composed(subject=subject, text=_render_text(blocks), html=_render_html(subject, blocks))
+
+
+def _entries_table(entries: Sequence[AffectedEntry], *, with_contact: bool = False) -> _Table:
+    headings = [
+        "Entry ID",
+        "Manufacturer",
+        "Model",
+        "Model ID",
+        "Hardware",
+        "Firmware",
+        "Device type",
+    ]
+    if with_contact:
+        headings.append("Contact")
+    rows = []
+    for entry in sorted(entries, key=lambda x: x.entry_id):
+        row = [
+            entry.entry_id,
+            entry.manufacturer_name,
+            entry.model_name,
+            entry.model_id,
+            entry.hardware_version,
+            entry.firmware_version,
+            device_type_name(entry.physical_device_type),
+        ]
+        if with_contact:
+            row.append(entry.contact_email)
+        rows.append(row)
+    return _Table(headings, rows)
+
+
+def _signature(secas_email: str) -> list[_Block]:
+    return [
+        _Heading("Whom to contact"),
+        _Para(
+            f"Questions about this notice go to SECAS, the SEC Administrator, at {secas_email}. "
+            "This message was sent automatically by the Central Products List service; "
+            "replies reach SECAS."
+        ),
+    ]
+
+
+# --- CPA certificate notices --------------------------------------------------------
+
+
+def cpa_notice(
+    due: DueNotice, entries: Sequence[AffectedEntry], *, recipient: str, secas_email: str
+) -> Composed:
+    """The 12-month or 6-month notice to one contact about one CPA certificate."""
+    end = long_date(due.end_date)
+    cause = (
+        "its conditional date: the certificate lapses then unless its conditions are met"
+        if due.ends_by_condition
+        else "its expiry date"
+    )
+    subject = f"CPA certificate {due.number} ends on {end}: {due.threshold.label}"
+    count = len(entries)
+    models = "Device Model" if count == 1 else "Device Models"
+    blocks: list[_Block] = [
+        _Para("Dear CPL contact,"),
+        _Para(
+            f"This is the {due.threshold.label} from SECAS on behalf of the SEC Panel. "
+            f"CPA certificate {due.number} ends on {end} ({cause}). "
+            f"{count} {models} on the Central Products List rely on it and name {recipient} "
+            "as their contact:"
+        ),
+        _entries_table(entries),
+        _Heading("What happens next"),
+        _Bullets(
+            [
+                f"To keep these Device Models on the CPL after {end}, send SECAS a renewed "
+                "CPA certificate (or evidence that its conditions are met) before that date.",
+                *(
+                    [
+                        "If nothing changes you will receive a 6-month notice on "
+                        f"{long_date(threshold_date(due.end_date, Threshold.SIX_MONTHS))}."
+                    ]
+                    if due.threshold is Threshold.TWELVE_MONTHS
+                    else []
+                ),
+                f"On {end} SECAS will put these entries to the SEC Panel for removal "
+                "(status Expired). Removed entries stay listed on the CPL, but the DCC will "
+                "no longer accept new installations of those Device Models.",
+            ]
+        ),
+        *_signature(secas_email),
+    ]
+    return _compose(subject, blocks)
+
+
+def cpa_end_notice(
+    due: DueNotice, entries: Sequence[AffectedEntry], *, secas_email: str
+) -> Composed:
+    """The end-date notice to SECAS: these Active entries are due for removal."""
+    end = long_date(due.end_date)
+    count = len(entries)
+    noun = "entry" if count == 1 else "entries"
+    cause = "its conditional date" if due.ends_by_condition else "its expiry date"
+    subject = f"CPA certificate {due.number} ended on {end}: {count} CPL {noun} due for removal"
+    blocks: list[_Block] = [
+        _Para("To SECAS,"),
+        _Para(
+            f"CPA certificate {due.number} reached its end on {end} ({cause}). "
+            f"{count} Active CPL {noun} still rely on it:"
+        ),
+        _entries_table(entries, with_contact=True),
+        _Heading("What happens next"),
+        _Bullets(
+            [
+                "Put the removal of these entries to the SEC Panel.",
+                "Record each removal with the Panel decision reference "
+                "(POST /api/v1/entries/{entry_id}/removal with status expired), "
+                "then publish a new CPL extract for the DCC.",
+                "If a renewed certificate has been provided, update the register instead.",
+            ]
+        ),
+        *_signature(secas_email),
+    ]
+    return _compose(subject, blocks)
+
+
+# --- publication notices ------------------------------------------------------------
+
+
+def _extract_table(extract: ExtractFacts) -> _Table:
+    return _Table(
+        ["CPL version", "Published", "Entries", "Changes", "SHA-256"],
+        [
+            [
+                str(extract.sequence),
+                long_moment(extract.issued_at),
+                str(extract.entry_count),
+                str(extract.change_count),
+                extract.sha256,
+            ]
+        ],
+    )
+
+
+def publication_notice(extract: ExtractFacts, *, party_name: str, secas_email: str) -> Composed:
+    """To every party: CPL version N is out; the DCC has not loaded it yet."""
+    published = long_date(extract.issued_at.astimezone(UTC).date())
+    subject = f"CPL version {extract.sequence} published on {published}: DCC load pending"
+    blocks: list[_Block] = [
+        _Para(f"Dear {party_name},"),
+        _Para(
+            f"SECAS has published version {extract.sequence} of the Central Products List "
+            f"on {long_moment(extract.issued_at)} and sent the signed extract to the DCC."
+        ),
+        _extract_table(extract),
+        _Heading("What happens next"),
+        _Bullets(
+            [
+                "The DCC load is pending: Device Models added by this version cannot be "
+                "installed until the DCC has loaded it into the Smart Metering Inventory.",
+                "The DCC has 24 hours to load it; you will receive another email when it "
+                "confirms the load (or rejects it).",
+                "The list is available at /api/v1/cpl (also as CSV and Excel).",
+            ]
+        ),
+        *_signature(secas_email),
+    ]
+    return _compose(subject, blocks)
+
+
+def acknowledgement_notice(extract: ExtractFacts, *, party_name: str, secas_email: str) -> Composed:
+    """To every party: the DCC has loaded (or rejected) CPL version N."""
+    when = long_moment(extract.acknowledged_at) if extract.acknowledged_at else "just now"
+    detail = (extract.acknowledgement_detail or "").strip()
+    if extract.dcc_status == "loaded":
+        subject = f"CPL version {extract.sequence}: DCC load complete ({when})"
+        lead = f"The DCC confirmed on {when} that it has loaded CPL version {extract.sequence}."
+        next_steps = [
+            "Device Models added by this version may now be installed; removals in it "
+            "are now in effect in the Smart Metering Inventory.",
+        ]
+    else:
+        subject = f"CPL version {extract.sequence}: DCC rejected the load ({when})"
+        lead = f"The DCC reported on {when} that it could not load CPL version {extract.sequence}."
+        next_steps = [
+            "The previous CPL version stays in force in the Smart Metering Inventory.",
+            "SECAS is investigating with the DCC and will publish a corrected version; "
+            "you will be emailed when it is out.",
+        ]
+    blocks: list[_Block] = [
+        _Para(f"Dear {party_name},"),
+        _Para(lead),
+        *([_Para(f"The DCC's comment: {detail}")] if detail else []),
+        _extract_table(extract),
+        _Heading("What happens next"),
+        _Bullets(next_steps),
+        *_signature(secas_email),
+    ]
+    return _compose(subject, blocks)
+
+
+def overdue_alert(extract: ExtractFacts, *, hours: int, secas_email: str) -> Composed:
+    """To SECAS: the DCC has not acknowledged CPL version N within `hours`."""
+    subject = (
+        f"CPL version {extract.sequence} not acknowledged by the DCC after {hours} hours "
+        f"(published {long_moment(extract.issued_at)})"
+    )
+    blocks: list[_Block] = [
+        _Para("To SECAS,"),
+        _Para(
+            f"CPL version {extract.sequence} was published on {long_moment(extract.issued_at)} "
+            f"and the DCC has not acknowledged it within {hours} hours."
+        ),
+        _extract_table(extract),
+        _Heading("What happens next"),
+        _Bullets(
+            [
+                "Contact the DCC to find out whether the extract was received and loaded.",
+                "The DCC acknowledges with POST /api/v1/extracts/"
+                f"{extract.sequence}/acknowledgement; every party is emailed when it does.",
+            ]
+        ),
+        *_signature(secas_email),
+    ]
+    return _compose(subject, blocks)

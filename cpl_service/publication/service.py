@@ -1,0 +1,168 @@
+"""Queries behind the public CPL: every entry ever made Active, with its current status."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, or_
+from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
+
+from cpl_service.devices import find_device_type
+from cpl_service.entries.models import Entry
+from cpl_service.errors import InvalidInputError
+from cpl_service.extracts.models import Extract
+from cpl_service.publication.rows import (
+    LISTED_STATUSES,
+    STATUS_WORDS,
+    internal_status,
+    listed_entry,
+)
+
+MAX_LIMIT = 1000
+DEFAULT_LIMIT = 100
+_BATCH = 1000
+
+# Columns the free-text search `q` looks in.
+_SEARCHED = (
+    Entry.manufacturer_name,
+    Entry.model_name,
+    Entry.entry_id,
+    Entry.manufacturer_id,
+    Entry.model_id,
+    Entry.hardware_version,
+    Entry.firmware_version,
+    Entry.zigbee_certificate_number,
+    Entry.dlms_certificate_number,
+    Entry.cpa_certificate_number,
+    Entry.panel_decision_ref,
+)
+
+
+@dataclass(frozen=True)
+class CplFilter:
+    """Filters of the public listing, already checked and in internal form."""
+
+    status: str | None = None
+    device_type: str | None = None
+    manufacturer_id: str | None = None
+    q: str | None = None
+
+
+def make_filter(
+    *,
+    status: str | None = None,
+    device_type: str | None = None,
+    manufacturer_id: str | None = None,
+    q: str | None = None,
+) -> CplFilter:
+    """Check the caller's filters; a status or device type we do not know is an error."""
+    internal: str | None = None
+    if status is not None and status.strip():
+        internal = internal_status(status)
+        if internal is None:
+            words = ", ".join(STATUS_WORDS.values())
+            raise InvalidInputError(f"Unknown status {status!r}; use one of {words}.")
+    code: str | None = None
+    if device_type is not None and device_type.strip():
+        kind = find_device_type(device_type)
+        if kind is None:
+            raise InvalidInputError(
+                f"Unknown Physical Device Type {device_type!r}; use a code such as ESME_SINGLE."
+            )
+        code = kind.code
+    manufacturer = manufacturer_id.strip().upper() if manufacturer_id else None
+    text = q.strip() if q else None
+    return CplFilter(internal, code, manufacturer or None, text or None)
+
+
+def _like_pattern(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _conditions(filters: CplFilter) -> list[ColumnElement[bool]]:
+    # "Ever made Active" is first_active_at; the status test keeps a pending or
+    # rejected row out even if a bug ever stamped it.
+    conditions: list[ColumnElement[bool]] = [
+        col(Entry.first_active_at).is_not(None),
+        col(Entry.status).in_(LISTED_STATUSES),
+    ]
+    if filters.status:
+        conditions.append(col(Entry.status) == filters.status)
+    if filters.device_type:
+        conditions.append(col(Entry.physical_device_type) == filters.device_type)
+    if filters.manufacturer_id:
+        conditions.append(col(Entry.manufacturer_id) == filters.manufacturer_id)
+    if filters.q:
+        pattern = _like_pattern(filters.q)
+        conditions.append(or_(*(col(c).ilike(pattern, escape="\\") for c in _SEARCHED)))
+    return conditions
+
+
+def _listed(filters: CplFilter) -> SelectOfScalar[Entry]:
+    return select(Entry).where(*_conditions(filters)).order_by(col(Entry.entry_id))
+
+
+def list_cpl(
+    *, session: Session, filters: CplFilter, limit: int = DEFAULT_LIMIT, offset: int = 0
+) -> dict[str, Any]:
+    """One page of the public CPL, sorted by entry ID, with the total that matched."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInputError(f"limit must be between 1 and {MAX_LIMIT}.")
+    if offset < 0:
+        raise InvalidInputError("offset must not be negative.")
+    total = session.exec(select(func.count()).select_from(Entry).where(*_conditions(filters))).one()
+    entries = session.exec(_listed(filters).limit(limit).offset(offset)).all()
+    return {
+        "items": [listed_entry(e) for e in entries],
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+    }
+
+
+def iter_listed(*, session: Session, since: datetime | None = None) -> Iterator[Entry]:
+    """Every listed entry in entry-ID order, fetched in batches (for exports).
+
+    With `since`, only the entries added or whose status changed after that moment.
+    """
+    statement = _listed(CplFilter())
+    if since is not None:
+        statement = statement.where(
+            or_(col(Entry.first_active_at) > since, col(Entry.status_effective_at) > since)
+        )
+    result = session.exec(statement.execution_options(yield_per=_BATCH))
+    yield from result
+
+
+def status_counts(*, session: Session) -> dict[str, int]:
+    """How many listed entries have each status (every status present, maybe 0)."""
+    rows = session.exec(
+        select(Entry.status, func.count())
+        .where(*_conditions(CplFilter()))
+        .group_by(col(Entry.status))
+    ).all()
+    counts = dict.fromkeys(LISTED_STATUSES, 0)
+    for status, count in rows:
+        counts[status] = count
+    return counts
+
+
+@dataclass(frozen=True)
+class Publication:
+    """When the latest extract was published (the payload itself is not loaded)."""
+
+    sequence: int
+    issued_at: datetime
+
+
+def latest_publication(*, session: Session) -> Publication | None:
+    """The most recently published extract, if any."""
+    row = session.exec(
+        select(Extract.sequence, Extract.issued_at).order_by(col(Extract.sequence).desc()).limit(1)
+    ).first()
+    return Publication(sequence=row[0], issued_at=row[1]) if row else None

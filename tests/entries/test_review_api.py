@@ -1,0 +1,367 @@
+"""Review actions over HTTP: wiring, roles, preconditions and every refused transition."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from cpl_service.clock import today
+from tests.conftest import MakeParty, auth
+from tests.factories import make_entry
+
+API = "/api/v1"
+
+
+@pytest.fixture
+def secas(make_party: MakeParty) -> str:
+    return make_party("secas")[1]
+
+
+def test_approve_makes_active_and_records_history(
+    client: TestClient, session: Session, secas: str, make_party: MakeParty
+) -> None:
+    maker, _ = make_party("manufacturer")
+    entry = make_entry(session, party_id=maker.id)
+    response = client.post(
+        f"{API}/entries/{entry.entry_id}/approve",
+        json={"note": "all certificates seen"},
+        headers=auth(secas),
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "active"
+    last = body["history"][-1]
+    assert (last["action"], last["from_status"], last["to_status"]) == (
+        "approved",
+        "pending_review",
+        "active",
+    )
+    assert last["reason"] == "all certificates seen" and last["actor"]
+
+
+def test_reject_needs_a_reason(client: TestClient, session: Session, secas: str) -> None:
+    entry = make_entry(session)
+    url = f"{API}/entries/{entry.entry_id}/reject"
+    assert client.post(url, json={}, headers=auth(secas)).status_code == 422
+    response = client.post(
+        url, json={"reason": "DLMS certificate is for another model"}, headers=auth(secas)
+    )
+    assert response.status_code == 200
+    assert response.json()["status"] == "rejected"
+
+
+@pytest.mark.parametrize("start", ["rejected", "active", "expired", "cancelled", "withdrawn"])
+def test_approve_and_reject_refused_unless_pending(
+    client: TestClient, session: Session, secas: str, start: str
+) -> None:
+    entry = make_entry(session, status=start)
+    approve = client.post(f"{API}/entries/{entry.entry_id}/approve", headers=auth(secas))
+    reject = client.post(
+        f"{API}/entries/{entry.entry_id}/reject", json={"reason": "x"}, headers=auth(secas)
+    )
+    assert approve.status_code == 409
+    assert reject.status_code == 409
+    assert approve.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize("removal", ["expired", "cancelled", "withdrawn"])
+def test_removal_from_active_needs_panel_decision(
+    client: TestClient, session: Session, secas: str, removal: str
+) -> None:
+    entry = make_entry(session, status="active")
+    url = f"{API}/entries/{entry.entry_id}/removal"
+    missing = client.post(url, json={"status": removal, "reason": "x"}, headers=auth(secas))
+    assert missing.status_code == 422
+    blank = client.post(
+        url, json={"status": removal, "panel_decision_ref": ""}, headers=auth(secas)
+    )
+    assert blank.status_code == 422
+    done = client.post(
+        url,
+        json={"status": removal, "panel_decision_ref": "SECP_81_1906_12", "reason": "r"},
+        headers=auth(secas),
+    )
+    assert done.status_code == 200, done.text
+    body = done.json()
+    assert body["status"] == removal and body["panel_decision_ref"] == "SECP_81_1906_12"
+    assert body["history"][-1]["panel_decision_ref"] == "SECP_81_1906_12"
+    again = client.post(
+        url, json={"status": removal, "panel_decision_ref": "SECP_81_1906_12"}, headers=auth(secas)
+    )
+    assert again.status_code == 409
+
+
+@pytest.mark.parametrize("start", ["pending_review", "rejected"])
+def test_removal_refused_unless_active(
+    client: TestClient, session: Session, secas: str, start: str
+) -> None:
+    entry = make_entry(session, status=start)
+    response = client.post(
+        f"{API}/entries/{entry.entry_id}/removal",
+        json={"status": "withdrawn", "panel_decision_ref": "SECP_1"},
+        headers=auth(secas),
+    )
+    assert response.status_code == 409
+
+
+def test_removal_status_must_be_a_removal(client: TestClient, session: Session, secas: str) -> None:
+    entry = make_entry(session, status="active")
+    response = client.post(
+        f"{API}/entries/{entry.entry_id}/removal",
+        json={"status": "active", "panel_decision_ref": "SECP_1"},
+        headers=auth(secas),
+    )
+    assert response.status_code == 422
+
+
+def test_manufacturer_firmware_update_needs_supplier_confirmation(
+    client: TestClient, session: Session, secas: str, make_party: MakeParty
+) -> None:
+    maker, maker_token = make_party("manufacturer")
+    _, supplier = make_party("supplier")
+    entry = make_entry(
+        session,
+        party_id=maker.id,
+        submission_type="Firmware Update",
+        certificate_mapping_evidence="mapping letter",
+        previous_entry_id="CPL-000001",
+    )
+    approve = f"{API}/entries/{entry.entry_id}/approve"
+    refused = client.post(approve, headers=auth(secas))
+    assert refused.status_code == 409
+    assert "supplier" in refused.json()["detail"]
+    confirm = f"{API}/entries/{entry.entry_id}/supplier-confirmation"
+    assert (
+        client.post(confirm, json={"reference": "MP-7"}, headers=auth(maker_token)).status_code
+        == 403
+    )
+    assert client.post(confirm, json={"reference": "MP-7"}, headers=auth(secas)).status_code == 403
+    confirmed = client.post(confirm, json={"reference": "MP-7"}, headers=auth(supplier))
+    assert confirmed.status_code == 200
+    assert confirmed.json()["history"][-1]["action"] == "supplier_confirmed"
+    assert (
+        client.post(confirm, json={"reference": "MP-8"}, headers=auth(supplier)).status_code == 409
+    )
+    assert client.post(approve, headers=auth(secas)).status_code == 200
+
+
+def test_supplier_confirmation_only_for_firmware_updates(
+    client: TestClient, session: Session, make_party: MakeParty
+) -> None:
+    _, supplier = make_party("supplier")
+    maker, _ = make_party("manufacturer")
+    entry = make_entry(session, party_id=maker.id)
+    response = client.post(
+        f"{API}/entries/{entry.entry_id}/supplier-confirmation",
+        json={"reference": "MP-7"},
+        headers=auth(supplier),
+    )
+    # A supplier cannot see another party's new Device Model: it is not theirs to confirm.
+    assert response.status_code == 404
+
+
+def test_supplier_submitted_firmware_update_needs_no_confirmation(
+    client: TestClient, session: Session, secas: str, make_party: MakeParty
+) -> None:
+    supplier, _ = make_party("supplier")
+    entry = make_entry(
+        session,
+        party_id=supplier.id,
+        submission_type="Firmware Update",
+        certificate_mapping_evidence="m",
+        previous_entry_id="CPL-000001",
+    )
+    assert (
+        client.post(f"{API}/entries/{entry.entry_id}/approve", headers=auth(secas)).status_code
+        == 200
+    )
+
+
+def test_approval_refused_when_cpa_has_ended(
+    client: TestClient, session: Session, secas: str
+) -> None:
+    entry = make_entry(
+        session, cpa_certificate_number="CPA-OLD", cpa_expiry_date=today() - timedelta(days=1)
+    )
+    response = client.post(f"{API}/entries/{entry.entry_id}/approve", headers=auth(secas))
+    assert response.status_code == 409
+    assert "CPA-OLD" in response.json()["detail"]
+
+
+def test_approval_refused_when_conditional_date_has_passed(
+    client: TestClient, session: Session, secas: str
+) -> None:
+    entry = make_entry(session, cpa_certificate_number="CPA-COND", cpa_conditional_date=today())
+    assert (
+        client.post(f"{API}/entries/{entry.entry_id}/approve", headers=auth(secas)).status_code
+        == 409
+    )
+
+
+def test_revocation_flags_active_entries_and_blocks_approval(
+    client: TestClient, session: Session, secas: str
+) -> None:
+    active = make_entry(session, status="active", zigbee_certificate_number="ZIG-R")
+    pending = make_entry(session, zigbee_certificate_number="ZIG-R")
+    other = make_entry(session, status="active", zigbee_certificate_number="ZIG-OK")
+    response = client.post(
+        f"{API}/certificates/revocations",
+        json={"kind": "ZigBee", "number": "ZIG-R", "reason": "CSA withdrew it"},
+        headers=auth(secas),
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["removal_proposed"] == [active.entry_id]
+    assert response.json()["certificate"]["status"] == "revoked"
+    flagged = client.get(f"{API}/entries", params={"removal_proposed": True}, headers=auth(secas))
+    assert [e["entry_id"] for e in flagged.json()["items"]] == [active.entry_id]
+    still = client.get(f"{API}/entries/{active.entry_id}", headers=auth(secas)).json()
+    assert still["status"] == "active" and still["removal_proposed"] is True
+    assert still["history"][-1]["action"] == "removal_proposed"
+    assert (
+        client.post(f"{API}/entries/{pending.entry_id}/approve", headers=auth(secas)).status_code
+        == 409
+    )
+    assert (
+        client.get(f"{API}/entries/{other.entry_id}", headers=auth(secas)).json()[
+            "removal_proposed"
+        ]
+        is False
+    )
+    again = client.post(
+        f"{API}/certificates/revocations",
+        json={"kind": "ZigBee", "number": "ZIG-R", "reason": "again"},
+        headers=auth(secas),
+    )
+    assert again.status_code == 409
+    unknown = client.post(
+        f"{API}/certificates/revocations",
+        json={"kind": "ZigBee", "number": "NOPE", "reason": "x"},
+        headers=auth(secas),
+    )
+    assert unknown.status_code == 404
+
+
+def test_certificate_register_lists_relying_entries_and_expiring(
+    client: TestClient, session: Session, secas: str
+) -> None:
+    soon = make_entry(
+        session,
+        status="active",
+        cpa_certificate_number="CPA-SOON",
+        cpa_expiry_date=today() + timedelta(days=20),
+    )
+    make_entry(
+        session,
+        status="active",
+        cpa_certificate_number="CPA-LATER",
+        cpa_expiry_date=today() + timedelta(days=400),
+    )
+    make_entry(
+        session,
+        status="active",
+        cpa_certificate_number="CPA-COND-SOON",
+        cpa_expiry_date=today() + timedelta(days=900),
+        cpa_conditional_date=today() + timedelta(days=10),
+    )
+    everything = client.get(f"{API}/certificates", headers=auth(secas)).json()
+    by_number = {c["number"]: c for c in everything["items"]}
+    assert by_number["CPA-SOON"]["entry_ids"] == [soon.entry_id]
+    assert {"ZigBee", "DLMS", "CPA"} <= {c["kind"] for c in everything["items"]}
+    expiring = client.get(
+        f"{API}/certificates", params={"expiring_within_days": 30}, headers=auth(secas)
+    ).json()
+    assert sorted(c["number"] for c in expiring["items"]) == ["CPA-COND-SOON", "CPA-SOON"]
+
+
+def test_clearing_a_conditional_date(client: TestClient, session: Session, secas: str) -> None:
+    entry = make_entry(
+        session,
+        status="active",
+        cpa_certificate_number="CPA-C",
+        cpa_conditional_date=today() + timedelta(days=30),
+    )
+    url = f"{API}/certificates/cpa/CPA-C/conditional-clearance"
+    response = client.post(url, json={"reference": "NCSC letter 12"}, headers=auth(secas))
+    assert response.status_code == 200
+    assert response.json()["cpa_conditional_date"] is None
+    detail = client.get(f"{API}/entries/{entry.entry_id}", headers=auth(secas)).json()
+    assert detail["cpa_conditional_date"] is None
+    assert detail["history"][-1]["action"] == "conditional_date_cleared"
+    assert client.post(url, json={"reference": "again"}, headers=auth(secas)).status_code == 409
+
+
+def test_submission_approval_is_all_or_nothing(
+    client: TestClient, session: Session, secas: str, make_party: MakeParty
+) -> None:
+    from cpl_service.submissions.models import Submission
+
+    maker, _ = make_party("manufacturer")
+    submission = Submission(
+        party_id=maker.id, filename="x.xlsx", content_sha256="0" * 64, size_bytes=1
+    )
+    session.add(submission)
+    session.commit()
+    good = make_entry(session, party_id=maker.id, submission_id=submission.id)
+    bad = make_entry(
+        session,
+        party_id=maker.id,
+        submission_id=submission.id,
+        cpa_certificate_number="CPA-GONE",
+        cpa_expiry_date=today() - timedelta(days=3),
+    )
+    url = f"{API}/submissions/{submission.id}/approve"
+    refused = client.post(url, headers=auth(secas))
+    assert refused.status_code == 409
+    assert bad.entry_id in refused.json()["detail"]
+    assert (
+        client.get(f"{API}/entries/{good.entry_id}", headers=auth(secas)).json()["status"]
+        == "pending_review"
+    )
+    client.post(
+        f"{API}/entries/{bad.entry_id}/reject", json={"reason": "expired"}, headers=auth(secas)
+    )
+    approved = client.post(url, headers=auth(secas))
+    assert approved.status_code == 200
+    assert [e["entry_id"] for e in approved.json()] == [good.entry_id]
+    read = client.get(f"{API}/submissions/{submission.id}", headers=auth(secas)).json()
+    assert read["status"] == "partially_approved"
+    assert client.post(url, headers=auth(secas)).status_code == 409
+
+
+def test_entry_visibility(client: TestClient, session: Session, make_party: MakeParty) -> None:
+    maker, maker_token = make_party("manufacturer")
+    _, rival = make_party("manufacturer")
+    _, dcc = make_party("dcc")
+    entry = make_entry(session, party_id=maker.id)
+    url = f"{API}/entries/{entry.entry_id}"
+    assert client.get(url).status_code == 401
+    assert client.get(url, headers=auth(maker_token)).status_code == 200
+    assert client.get(url, headers=auth(rival)).status_code == 404
+    assert client.get(url, headers=auth(dcc)).status_code == 200
+    assert client.get(f"{API}/entries", headers=auth(rival)).json()["total"] == 0
+    assert client.get(f"{API}/entries", headers=auth(maker_token)).json()["total"] == 1
+
+
+def test_entry_listing_filters_and_pages(client: TestClient, session: Session, secas: str) -> None:
+    for i in range(5):
+        make_entry(
+            session,
+            physical_device_type="GSME" if i % 2 else "ESME_SINGLE",
+            manufacturer_id="AB01" if i < 3 else "CD02",
+            model_name=f"Model {i}",
+        )
+    url = f"{API}/entries"
+    assert client.get(url, params={"device_type": "gsme"}, headers=auth(secas)).json()["total"] == 2
+    assert (
+        client.get(url, params={"manufacturer_id": "cd02"}, headers=auth(secas)).json()["total"]
+        == 2
+    )
+    assert client.get(url, params={"q": "model 3"}, headers=auth(secas)).json()["total"] == 1
+    assert client.get(url, params={"q": "100%"}, headers=auth(secas)).json()["total"] == 0
+    page = client.get(url, params={"limit": 2, "offset": 2}, headers=auth(secas)).json()
+    assert page["total"] == 5 and len(page["items"]) == 2 and page["offset"] == 2
+    assert client.get(url, params={"status": "bogus"}, headers=auth(secas)).status_code == 422
+    assert client.get(url, params={"limit": 0}, headers=auth(secas)).status_code == 422
