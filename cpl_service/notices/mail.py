@@ -51,7 +51,7 @@ class _NoticePolicy(EmailPolicy):
     bodies keep the 78-character limit and proper quoted-printable wrapping.
     """
 
-    def _header_policy(self) -> EmailPolicy:
+    def _header_policy(self) -> EmailPolicy[EmailMessage]:
         return email.policy.default.clone(max_line_length=998, linesep=self.linesep, utf8=self.utf8)
 
     def fold(self, name: str, value: str) -> str:

@@ -142,17 +142,15 @@ def queue_notice(
     }
     table = Notice.metadata.tables["notice"]
     connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        pg_stmt = (
-            postgresql.insert(table).values(values).on_conflict_do_nothing(index_elements=["key"])
-        )
-        result = connection.execute(pg_stmt)
-    else:
-        lite_stmt = (
-            sqlite.insert(table).values(values).on_conflict_do_nothing(index_elements=["key"])
-        )
-        result = connection.execute(lite_stmt)
-    return result.rowcount == 1
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(table)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(table.c.id)
+    )
+    # RETURNING gives a row only when the insert happened (rowcount is -1 on psycopg).
+    return connection.execute(statement).first() is not None
 
 
 # --- CPA notices ----------------------------------------------------------------------

@@ -231,6 +231,13 @@ def _parse(signature: bytes) -> _Parsed:
                 f"the signature has {len(signer_infos)} signers; exactly one is expected"
             )
         signer_info = signer_infos[0]
+        # RFC 5652 §5.1, §5.3: the versions follow from the structure; anything else is
+        # not something we produce or OpenSSL does, so it is refused.
+        if signed_data["version"].native not in ("v1", "v3"):
+            raise MalformedSignatureError("unsupported SignedData version")
+        sid_version = {"issuer_and_serial_number": "v1", "subject_key_identifier": "v3"}
+        if signer_info["version"].native != sid_version.get(signer_info["sid"].name):
+            raise MalformedSignatureError("the SignerInfo version does not fit its identifier")
         hash_name = signer_info["digest_algorithm"]["algorithm"].native
         if hash_name not in _HASHES:
             raise MalformedSignatureError(f"unsupported digest algorithm {hash_name}")

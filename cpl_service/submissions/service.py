@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from cryptography import x509
-from sqlalchemy import bindparam, insert, tuple_, update
+from sqlalchemy import insert, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -291,11 +291,7 @@ def _store(
         .scalars()
         .all()
     )
-    session.execute(
-        update(Entry).where(col(Entry.id) == bindparam("pk")).values(entry_id=bindparam("eid")),
-        [{"pk": pk, "eid": format_entry_id(pk)} for pk in ids],
-        execution_options={"synchronize_session": False},
-    )
+    session.execute(update(Entry), [{"id": pk, "entry_id": format_entry_id(pk)} for pk in ids])
     session.execute(
         insert(EntryEvent),
         [

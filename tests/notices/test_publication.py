@@ -64,7 +64,11 @@ def test_publication_and_acknowledgement_reach_every_party_once(
     summary = run_notices(engine=engine, settings=smtp_settings, as_of=ISSUED.date(), now=ISSUED)
     assert summary.sent == 3
     received = {str(r.message["To"]): r.message for r in smtp_server.messages}
-    assert set(received) == {"ops@secas.example.com", "cpl@dcc.example.com, oncall@dcc.example.com", "cpl@acme.example.com"}
+    assert set(received) == {
+        "ops@secas.example.com",
+        "cpl@dcc.example.com, oncall@dcc.example.com",
+        "cpl@acme.example.com",
+    }
     to_acme = received["cpl@acme.example.com"]
     assert to_acme["Subject"] == "CPL version 7 published on 3 March 2026: DCC load pending"
     text, html = parts(to_acme)

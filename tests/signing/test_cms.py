@@ -119,9 +119,7 @@ def test_we_verify_what_stock_openssl_signs(
 
 
 @requires_openssl
-def test_an_attached_signature_is_refused(
-    tmp_path: Path, pki: DevPki, openssl: RunOpenssl
-) -> None:
+def test_an_attached_signature_is_refused(tmp_path: Path, pki: DevPki, openssl: RunOpenssl) -> None:
     payload, signature = tmp_path / "payload", tmp_path / "sig"
     payload.write_bytes(CONTENT)
     openssl(
@@ -258,9 +256,7 @@ def test_signer_not_yet_valid_is_refused(pki: DevPki, signer: FileSigner) -> Non
 
 
 def test_expired_signer_is_refused(pki: DevPki) -> None:
-    expired = leaf_from(
-        pki, not_before=NOW - timedelta(days=30), not_after=NOW - timedelta(days=1)
-    )
+    expired = leaf_from(pki, not_before=NOW - timedelta(days=30), not_after=NOW - timedelta(days=1))
     signature = _sign(signer_for(expired, pki.issuing_ca))
     with pytest.raises(SignerNotValidError, match="expired"):
         verify_detached(CONTENT, signature, trust_roots=[pki.root.certificate], at=NOW)

@@ -30,7 +30,9 @@ def test_heading_row_found_below_titles_and_blank_rows_skipped() -> None:
 
 def test_headings_any_order_case_spaces_and_star() -> None:
     headings = [f"  {h.upper()} *" for h in reversed(HEADINGS)]
-    rows = [{h: v for h, v in zip(headings, reversed(list(valid_row_dict().values())), strict=True)}]
+    rows = [
+        {h: v for h, v in zip(headings, reversed(list(valid_row_dict().values())), strict=True)}
+    ]
     parsed = read_workbook(build_xlsx(rows, headings=headings))
     assert parsed.rows[0].values["manufacturer_id"] == "AB01"
     assert parsed.headings["contact_email"] == "CONTACT EMAIL *"
@@ -39,7 +41,9 @@ def test_headings_any_order_case_spaces_and_star() -> None:
 
 def test_unknown_heading_is_ignored_with_a_warning() -> None:
     headings = [*HEADINGS, "Internal Notes"]
-    report = check_xlsx(build_xlsx([{**valid_row_dict(), "Internal Notes": "x"}], headings=headings))
+    report = check_xlsx(
+        build_xlsx([{**valid_row_dict(), "Internal Notes": "x"}], headings=headings)
+    )
     assert (1, "Internal Notes", "ignored-column") in codes(report)
     assert report.errors == [] and len(report.entries) == 1
 
@@ -214,7 +218,7 @@ def test_no_data_rows() -> None:
 
 
 def test_formula_without_cached_value() -> None:
-    row = {**valid_row_dict(), "Model Name": "=CONCAT(\"A\",\"B\")"}
+    row = {**valid_row_dict(), "Model Name": '=CONCAT("A","B")'}
     _raises(UnreadableWorkbookError, build_xlsx([row], formulas=True), "Cell D2", "formula")
 
 
