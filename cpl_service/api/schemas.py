@@ -73,6 +73,32 @@ class SubmissionPublic(BaseModel):
     documents: list[DocumentPublic] = []
 
 
+class EntrySummary(BaseModel):
+    entry_id: str
+    status: str
+    manufacturer_id: str
+    model_id: str
+    model_name: str
+    hardware_version: str
+    firmware_version: str
+    physical_device_type: str
+
+
+class SubmissionCreated(BaseModel):
+    """The answer to an upload: the new entries in brief (GET the submission for detail)."""
+
+    id: int
+    status: str
+    filename: str
+    content_sha256: str
+    signed: bool
+    submitted_by: str
+    created_at: datetime
+    issues: list[dict[str, Any]]
+    entries: list[EntrySummary]
+    document_count: int
+
+
 class SubmissionSummary(BaseModel):
     id: int
     status: str

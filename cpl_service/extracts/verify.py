@@ -58,7 +58,12 @@ class ExtractExpiredError(ExtractVerificationError):
 
 @lru_cache(maxsize=1)
 def load_extract_schema() -> dict[str, Any]:
-    """The `cpl-extract/1` JSON Schema (draft 2020-12), from the repository or the package."""
+    """The `cpl-extract/1` JSON Schema (draft 2020-12).
+
+    Returns:
+        The schema, read from `schemas/` in a source checkout, else from the copy shipped
+        in the package.
+    """
     if REPOSITORY_SCHEMA.is_file():
         text = REPOSITORY_SCHEMA.read_text(encoding="utf-8")
     else:
@@ -88,6 +93,12 @@ def parse_extract(payload: bytes) -> dict[str, Any]:
     of entries, entries are sorted by unique `entry_id`, changed IDs are listed entries,
     `previous_sha256` is null exactly for sequence 1, and `next_update` follows
     `issued_at`. Duplicate keys and NaN/Infinity are refused.
+
+    Args:
+        payload: The extract bytes.
+
+    Returns:
+        The parsed extract.
 
     Raises:
         ExtractSchemaError: On any violation; the message names the first problem.

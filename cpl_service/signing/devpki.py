@@ -181,10 +181,11 @@ def issue_certificate(
 
 def _write(path: Path, data: bytes, mode: int = 0o644) -> None:
     # Created with its final mode, so a private key is never readable by others.
+    # (fchmod first: an existing file keeps its old mode through os.open).
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    os.fchmod(fd, mode)
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
-    os.chmod(path, mode)
 
 
 def _pem(certificate: x509.Certificate) -> bytes:

@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 import hashlib
-import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from cryptography import x509
-from sqlalchemy import insert, tuple_, update
+from sqlalchemy import select as sa_select
+from sqlalchemy import text, tuple_
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from cpl_service.certificates.models import AssuranceCertificate
 from cpl_service.clock import utcnow
 from cpl_service.config import Settings
 from cpl_service.devices import CertificateKind
 from cpl_service.entries import service as entries
-from cpl_service.entries.models import Entry, EntryEvent, format_entry_id
+from cpl_service.entries.models import Entry, format_entry_id
 from cpl_service.entries.workflow import EntryStatus
 from cpl_service.errors import (
     ConflictError,
@@ -43,6 +43,15 @@ from cpl_service.workbook.reader import ReadLimits, read_workbook
 from cpl_service.workbook.specifications import SpecificationInfo
 
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
+ENTRY_FIELD_NAMES = frozenset(Entry.model_fields) - {"id"}
+IDENTITY_COLUMNS = (
+    "manufacturer_id",
+    "model_id",
+    "hardware_version",
+    "firmware_version",
+    "physical_device_type",
+)
+SUMMARY_COLUMNS = ("entry_id", "status", *IDENTITY_COLUMNS, "model_name")
 LIVE = (EntryStatus.PENDING_REVIEW.value, EntryStatus.ACTIVE.value)
 
 
@@ -52,11 +61,10 @@ class UploadedDocument:
     content: bytes
 
 
-@dataclass
+@dataclass(frozen=True)
 class SubmissionResult:
     submission: Submission
     created: bool
-    entries: list[Entry] = field(default_factory=list)
 
 
 def specification_infos(session: Session) -> list[SpecificationInfo]:
@@ -68,15 +76,12 @@ def specification_infos(session: Session) -> list[SpecificationInfo]:
 
 
 def _context(session: Session, party: Party, rows: Sequence[Any], today: Any) -> CheckContext:
-    live = session.exec(
-        select(
-            Entry.manufacturer_id,
-            Entry.model_id,
-            Entry.hardware_version,
-            Entry.firmware_version,
-            Entry.physical_device_type,
-        ).where(col(Entry.status).in_(LIVE))
-    ).all()
+    entry_table = SQLModel.metadata.tables["entry"]
+    live = session.connection().execute(
+        sa_select(*(entry_table.c[name] for name in IDENTITY_COLUMNS)).where(
+            entry_table.c.status.in_(LIVE)
+        )
+    )
     cpa = session.exec(
         select(AssuranceCertificate).where(AssuranceCertificate.kind == CertificateKind.CPA.value)
     ).all()
@@ -173,9 +178,7 @@ def submit(
     digest = hashlib.sha256(content).hexdigest()
     existing = _find_existing(session, party, digest)
     if existing is not None:
-        return SubmissionResult(
-            existing, created=False, entries=submission_entries(session, existing)
-        )
+        return SubmissionResult(existing, created=False)
     _check_documents(documents, settings)
 
     now = utcnow()
@@ -218,16 +221,12 @@ def submit(
         session.rollback()
         existing = _find_existing(session, party, digest)
         if existing is not None:
-            return SubmissionResult(
-                existing, created=False, entries=submission_entries(session, existing)
-            )
+            return SubmissionResult(existing, created=False)
         raise ConflictError(
             "Another submission of the same Device Model was accepted at the same moment; "
             "nothing of this upload was stored. Check the CPL and upload again if needed."
         ) from None
-    return SubmissionResult(
-        submission, created=True, entries=submission_entries(session, submission)
-    )
+    return SubmissionResult(submission, created=True)
 
 
 def _store(
@@ -243,6 +242,7 @@ def _store(
     documents: Sequence[UploadedDocument],
     now: datetime,
 ) -> Submission:
+    assert party.id is not None
     submission = Submission(
         party_id=party.id,
         filename=filename[:255],
@@ -254,6 +254,7 @@ def _store(
     )
     session.add(submission)
     session.flush()
+    assert submission.id is not None
     for document in documents:
         session.add(
             SubmissionDocument(
@@ -266,11 +267,13 @@ def _store(
             )
         )
     confirmed_by_submitter = party.role == Role.SUPPLIER
+    ids = reserve_entry_ids(session, len(report.entries))
     rows = []
-    for draft in report.entries:
-        values = {k: v for k, v in draft.items() if k in Entry.model_fields and k != "id"}
+    for pk, draft in zip(ids, report.entries, strict=True):
+        values = {k: v for k, v in draft.items() if k in ENTRY_FIELD_NAMES}
         values.update(
-            entry_id=f"NEW-{uuid.uuid4().hex[:16]}",
+            id=pk,
+            entry_id=format_entry_id(pk),
             submission_id=submission.id,
             submitted_by_party_id=party.id,
             status=EntryStatus.PENDING_REVIEW.value,
@@ -285,15 +288,10 @@ def _store(
             ),
         )
         rows.append(values)
-    # Bulk statements rather than one ORM object per row: a 20,000-row upload stays fast.
-    ids = (
-        session.execute(insert(Entry).returning(col(Entry.id), sort_by_parameter_order=True), rows)
-        .scalars()
-        .all()
-    )
-    session.execute(update(Entry), [{"id": pk, "entry_id": format_entry_id(pk)} for pk in ids])
-    session.execute(
-        insert(EntryEvent),
+    # Core executemany rather than one ORM object per row: a 20,000-row upload stays fast.
+    session.connection().execute(SQLModel.metadata.tables["entry"].insert(), rows)
+    session.connection().execute(
+        SQLModel.metadata.tables["entry_event"].insert(),
         [
             {
                 "entry_pk": pk,
@@ -357,6 +355,27 @@ def _register_certificates(
             session.add(record)
 
 
+def reserve_entry_ids(session: Session, count: int) -> list[int]:
+    """`count` fresh entry numbers, so rows can be inserted with their final IDs at once."""
+    if count == 0:
+        return []
+    bind = session.connection()
+    if bind.dialect.name == "postgresql":
+        return list(
+            bind.execute(
+                text(
+                    "SELECT nextval(pg_get_serial_sequence('entry', 'id')) "
+                    "FROM generate_series(1, :n)"
+                ),
+                {"n": count},
+            ).scalars()
+        )
+    # SQLite has one writer at a time and this transaction has already written (the
+    # submission row), so nobody can take these numbers before we commit.
+    top = bind.execute(text("SELECT COALESCE(MAX(id), 0) FROM entry")).scalar_one()
+    return list(range(top + 1, top + 1 + count))
+
+
 def submission_entries(session: Session, submission: Submission) -> list[Entry]:
     return list(
         session.exec(
@@ -365,9 +384,19 @@ def submission_entries(session: Session, submission: Submission) -> list[Entry]:
     )
 
 
-def submission_status(entries_of: Sequence[Entry]) -> str:
+def entry_summaries(session: Session, submission: Submission) -> list[dict[str, Any]]:
+    """The submission's entries in brief (ID, status, identity), cheap even for 20,000."""
+    entry_table = SQLModel.metadata.tables["entry"]
+    rows = session.connection().execute(
+        sa_select(*(entry_table.c[name] for name in SUMMARY_COLUMNS))
+        .where(entry_table.c.submission_id == submission.id)
+        .order_by(entry_table.c.id)
+    )
+    return [dict(row._mapping) for row in rows]
+
+
+def submission_status(statuses: set[str]) -> str:
     """pending_review while any entry waits; otherwise approved, rejected or mixed."""
-    statuses = {e.status for e in entries_of}
     if EntryStatus.PENDING_REVIEW.value in statuses:
         return "pending_review"
     if statuses == {EntryStatus.REJECTED.value}:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
@@ -42,6 +41,9 @@ Identity = tuple[str, str, str, str, str]
 
 _HEX = re.compile(r"[0-9A-Fa-f]+")
 _ENTRY_ID = re.compile(r"^CPL-?(\d{1,9})$", re.IGNORECASE)
+# Unicode category Cc; line breaks and tabs are allowed in the long free-text fields.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL_MULTILINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _EXCEL_EPOCH = date(1899, 12, 30)
 _MAX_SERIAL = 2_958_465  # 9999-12-31
@@ -197,6 +199,8 @@ def _cell_text(value: object) -> str | None:
     """A cell's text: whole floats lose their `.0` (Excel stores typed 1234 as 1234.0)."""
     if value is None:
         return None
+    if type(value) is str:
+        return value.strip() or None
     if isinstance(value, bool):
         text = "TRUE" if value else "FALSE"
     elif isinstance(value, float):
@@ -222,8 +226,8 @@ def _show(text: str, limit: int = 40) -> str:
 
 
 def _has_control(text: str, *, multiline: bool) -> bool:
-    allowed = "\n\r\t" if multiline else ""
-    return any(unicodedata.category(ch) == "Cc" and ch not in allowed for ch in text)
+    pattern = _CONTROL_MULTILINE if multiline else _CONTROL
+    return pattern.search(text) is not None
 
 
 _DEVICE_LIST = ", ".join(f"{t.name} ({t.code})" for t in DEVICE_TYPES)

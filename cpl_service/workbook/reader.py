@@ -512,11 +512,12 @@ def _read_cells(
     def take(excel_row: int, row: list[Any]) -> None:
         values: dict[str, Any] = {}
         blank = True
+        size = len(row)
         for index, name in mapping:
-            value = row[index] if index < len(row) else None
-            if value == "" or (isinstance(value, str) and not value.strip()):
+            value = row[index] if index < size else None
+            if type(value) is str and not value.strip():
                 value = None
-            if value is not None:
+            elif value is not None:
                 blank = False
             values[name] = value
         if blank:

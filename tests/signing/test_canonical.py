@@ -8,7 +8,9 @@ from cpl_service.extracts.canonical import canonical_json
 
 
 def test_sorted_compact_utf8() -> None:
-    assert canonical_json({"b": 1, "a": [True, None, "é"]}) == '{"a":[true,null,"é"],"b":1}'.encode()
+    assert (
+        canonical_json({"b": 1, "a": [True, None, "é"]}) == '{"a":[true,null,"é"],"b":1}'.encode()
+    )
 
 
 def test_same_data_same_bytes_whatever_the_insertion_order() -> None:

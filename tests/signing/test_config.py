@@ -58,7 +58,9 @@ def test_chain_without_key_is_refused(tmp_path: Path, pki: DevPki) -> None:
         )
 
 
-def test_configured_key_is_used(tmp_path: Path, pki: DevPki, caplog: pytest.LogCaptureFixture) -> None:
+def test_configured_key_is_used(
+    tmp_path: Path, pki: DevPki, caplog: pytest.LogCaptureFixture
+) -> None:
     with caplog.at_level(logging.WARNING):
         loaded = load_configured_signer(
             key_path=pki.key_path,

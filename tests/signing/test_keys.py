@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import (
     BestAvailableEncryption,
@@ -136,6 +137,4 @@ def test_file_signer_signs_verifiably(pki: DevPki) -> None:
     signature = signer.sign(b"data")
     public = leaf.certificate.public_key()
     assert isinstance(public, ec.EllipticCurvePublicKey)
-    from cryptography.hazmat.primitives import hashes
-
     public.verify(signature, b"data", ec.ECDSA(hashes.SHA256()))

@@ -6,7 +6,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from asn1crypto import pem
+from asn1crypto import cms, pem
+from asn1crypto import x509 as asn1_x509
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from cpl_service.signing.cms import sign_detached, verify_with_registered
 from cpl_service.signing.devpki import DevPki, issue_certificate
@@ -72,23 +74,15 @@ def test_impostor_with_same_issuer_and_serial_is_refused(pki: DevPki, other_pki:
         "Impostor", issuer=other_pki.issuing_ca, not_before=NOW - timedelta(1), not_after=NOW
     )
     signature = sign_detached(WORKBOOK, signer_for(impostor), signing_time=NOW)
-    from asn1crypto import cms, x509
-
     info = cms.ContentInfo.load(signature)
     sid = info["content"]["signer_infos"][0]["sid"].chosen
-    real = x509.Certificate.load(registered.public_bytes(encoding=_der()))
+    real = asn1_x509.Certificate.load(registered.public_bytes(Encoding.DER))
     sid["issuer"] = real.issuer
     sid["serial_number"] = real.serial_number
     forged = info.dump(force=True)
 
     with pytest.raises(BadSignatureError, match="not made with the key"):
         verify_with_registered(WORKBOOK, forged, registered=[registered], at=NOW)
-
-
-def _der():  # type: ignore[no-untyped-def]
-    from cryptography.hazmat.primitives.serialization import Encoding
-
-    return Encoding.DER
 
 
 def test_modified_workbook_is_refused(pki: DevPki) -> None:
@@ -129,12 +123,6 @@ def test_openssl_rsa_signature_without_embedded_certificates(
 ) -> None:
     # What a manufacturer might run by hand: RSA key, and -nocerts (the certificate is
     # taken from the register).
-    from cryptography.hazmat.primitives.serialization import (
-        Encoding,
-        NoEncryption,
-        PrivateFormat,
-    )
-
     manufacturer = leaf_from(pki, "Acme RSA", key_type="rsa")
     (tmp_path / "m.pem").write_bytes(manufacturer.certificate.public_bytes(Encoding.PEM))
     (tmp_path / "m.key").write_bytes(

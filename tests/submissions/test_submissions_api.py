@@ -56,10 +56,13 @@ def test_valid_upload_creates_pending_entries(client: TestClient, make_party: Ma
     assert all(i.startswith("CPL-") and len(i) == 10 for i in ids)
     first = body["entries"][0]
     assert first["manufacturer_id"] == "AB01"
-    assert first["gbcs_version"] == "GBCS v3.2"
     assert first["physical_device_type"] == "ESME_SINGLE"
     detail = client.get(f"{API}/entries/{ids[0]}", headers=auth(token)).json()
+    assert detail["gbcs_version"] == "GBCS v3.2"
+    assert detail["cpa_certificate_number"] == "CPA-100"
     assert detail["history"][0]["action"] == "submitted"
+    full = client.get(f"{API}/submissions/{body['id']}", headers=auth(token)).json()
+    assert [e["entry_id"] for e in full["entries"]] == ids
 
 
 def test_same_bytes_again_returns_the_first_submission(
@@ -220,7 +223,9 @@ def test_signed_submission_with_registered_certificate(
     response = upload(client, token, content, signature=signature)
     assert response.status_code == 201, response.text
     assert response.json()["signed"] is True
-    assert response.json()["entries"][0]["manufacturer_image_hash"] == "AB" * 32
+    entry_id = response.json()["entries"][0]["entry_id"]
+    entry = client.get(f"{API}/entries/{entry_id}", headers=auth(token)).json()
+    assert entry["manufacturer_image_hash"] == "AB" * 32
 
 
 def test_signature_over_other_bytes_is_refused(

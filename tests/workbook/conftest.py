@@ -112,15 +112,18 @@ def build_xlsx(
     sheet = book.active
     assert sheet is not None
     sheet.title = sheet_name
-    for row in leading_rows:
-        sheet.append(list(row))
+    for leading in leading_rows:
+        sheet.append(list(leading))
     sheet.append(headings)
-    for row in rows:
-        sheet.append([row.get(h) for h in headings])
-        if not formulas:
-            for cell in sheet[sheet.max_row]:
-                if isinstance(cell.value, str) and cell.value.startswith("="):
-                    cell.data_type = "s"
+    first = len(leading_rows) + 2
+    for number, values in enumerate(rows, start=first):
+        for column, heading in enumerate(headings, start=1):
+            value = values.get(heading)
+            if value is None:
+                continue
+            cell = sheet.cell(row=number, column=column, value=value)
+            if not formulas and isinstance(value, str) and value.startswith("="):
+                cell.data_type = "s"
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from cpl_service.workbook import RawRow, check_rows, referenced_entry_ids
-from cpl_service.workbook.headings import REQUIRED_FIELDS, HEADING_OF
+from cpl_service.workbook.headings import HEADING_OF, REQUIRED_FIELDS
 
 from .conftest import build_xlsx, check_dicts, check_xlsx, codes, make_context, valid_row_dict
 

@@ -6,6 +6,7 @@ from cpl_service.api.routes import (
     certificates,
     entries,
     extracts,
+    notices,
     specifications,
     submissions,
     template,
@@ -18,4 +19,5 @@ ROUTERS: list[APIRouter] = [
     entries.router,
     certificates.router,
     extracts.router,
+    notices.router,
 ]

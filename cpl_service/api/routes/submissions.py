@@ -13,6 +13,7 @@ from cpl_service.api.schemas import (
     ApprovalIn,
     DocumentPublic,
     EntryPublic,
+    SubmissionCreated,
     SubmissionPage,
     SubmissionPublic,
     SubmissionSummary,
@@ -42,7 +43,7 @@ def _public(session: Session, submission: Submission) -> SubmissionPublic:
     assert submission.id is not None
     return SubmissionPublic(
         id=submission.id,
-        status=service.submission_status(entries),
+        status=service.submission_status({e.status for e in entries}),
         filename=submission.filename,
         content_sha256=submission.content_sha256,
         signed=submission.signed,
@@ -54,7 +55,7 @@ def _public(session: Session, submission: Submission) -> SubmissionPublic:
     )
 
 
-@router.post("", status_code=201, response_model=SubmissionPublic)
+@router.post("", status_code=201, response_model=SubmissionCreated)
 def create_submission(
     session: SessionDep,
     settings: SettingsDep,
@@ -82,7 +83,23 @@ def create_submission(
         signature=signature_bytes,
         documents=uploaded,
     )
-    body = _public(session, result.submission).model_dump(mode="json")
+    submission = result.submission
+    entries = service.entry_summaries(session, submission)
+    assert submission.id is not None
+    created = SubmissionCreated(
+        id=submission.id,
+        status=service.submission_status({e["status"] for e in entries}),
+        filename=submission.filename,
+        content_sha256=submission.content_sha256,
+        signed=submission.signed,
+        submitted_by=party.name if submission.party_id == party.id else "another party",
+        created_at=submission.created_at,
+        issues=submission.issues,
+        entries=[],
+        document_count=len(uploaded),
+    )
+    body = created.model_dump(mode="json")
+    body["entries"] = entries  # plain rows: building 20,000 models would dominate the upload
     return JSONResponse(body, status_code=201 if result.created else 200)
 
 
@@ -103,7 +120,7 @@ def list_submissions(
         items.append(
             SubmissionSummary(
                 id=submission.id,
-                status=service.submission_status(entries),
+                status=service.submission_status({e.status for e in entries}),
                 filename=submission.filename,
                 submitted_by=submitter.name if submitter else "unknown",
                 created_at=submission.created_at,
