@@ -30,6 +30,15 @@ STATUS_BY_ERROR: dict[type[errors.CplError], int] = {
 }
 
 
+def _extra_statuses() -> None:
+    # Errors defined next to the code that raises them register here, not in errors.py.
+    from cpl_service.extracts.verify import ExtractVerificationError
+    from cpl_service.signing.errors import SigningConfigError
+
+    STATUS_BY_ERROR[ExtractVerificationError] = 422
+    STATUS_BY_ERROR[SigningConfigError] = 503
+
+
 def problem(
     status: int,
     detail: str,
@@ -95,6 +104,7 @@ async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
 
 def install(app: FastAPI) -> None:
     """Register the problem-details handlers on an app."""
+    _extra_statuses()
     app.add_exception_handler(errors.CplError, _domain_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

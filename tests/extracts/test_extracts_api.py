@@ -1,0 +1,210 @@
+"""Publishing and serving signed extracts over HTTP, verified with stock OpenSSL."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+import jsonschema
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from cpl_service.cli import main as cli_main
+from cpl_service.clock import utcnow
+from cpl_service.config import Settings
+from cpl_service.extracts.models import Extract
+from tests.conftest import MakeParty, auth
+from tests.factories import make_entry
+
+API = "/api/v1"
+SCHEMA = json.loads(
+    (Path(__file__).parents[2] / "schemas" / "cpl-extract.v1.schema.json").read_text()
+)
+
+
+@pytest.fixture
+def tokens(make_party: MakeParty) -> dict[str, str]:
+    return {role: make_party(role)[1] for role in ("secas", "dcc", "manufacturer", "supplier")}
+
+
+def publish(client: TestClient, token: str) -> dict:
+    response = client.post(f"{API}/extracts", headers=auth(token))
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def fetch(client: TestClient, token: str, sequence: int, tmp_path: Path) -> tuple[Path, Path]:
+    payload = client.get(f"{API}/extracts/{sequence}", headers=auth(token))
+    signature = client.get(f"{API}/extracts/{sequence}/signature", headers=auth(token))
+    assert payload.status_code == 200 and signature.status_code == 200
+    assert signature.headers["content-type"] == "application/pkcs7-signature"
+    paths = tmp_path / f"cpl-{sequence}.json", tmp_path / f"cpl-{sequence}.p7s"
+    paths[0].write_bytes(payload.content)
+    paths[1].write_bytes(signature.content)
+    return paths
+
+
+def test_published_extract_verifies_with_stock_openssl_and_our_verifier(
+    client: TestClient,
+    session: Session,
+    settings: Settings,
+    tokens: dict[str, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    make_entry(session, status="active")
+    make_entry(session)  # pending: never published
+    published = publish(client, tokens["secas"])
+    assert published["sequence"] == 1
+    payload, signature = fetch(client, tokens["dcc"], 1, tmp_path)
+    assert hashlib.sha256(payload.read_bytes()).hexdigest() == published["sha256"]
+    root = settings.data_dir / "dev-pki" / "root.pem"
+    verified = subprocess.run(
+        [
+            "openssl",
+            "cms",
+            "-verify",
+            "-binary",
+            "-inform",
+            "DER",
+            "-in",
+            str(signature),
+            "-content",
+            str(payload),
+            "-CAfile",
+            str(root),
+            "-purpose",
+            "any",
+            "-out",
+            "/dev/null",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert verified.returncode == 0, verified.stderr
+    assert cli_main(["extract", "verify", str(payload), str(signature), "--ca", str(root)]) == 0
+    assert "OK" in capsys.readouterr().out
+    document = json.loads(payload.read_bytes())
+    jsonschema.validate(document, SCHEMA)
+    assert document["entry_count"] == 1 and document["entries"][0]["status"] == "Active"
+    chain = client.get(f"{API}/signing/certificates")
+    assert chain.status_code == 200 and chain.text.count("BEGIN CERTIFICATE") >= 2
+
+
+def test_sequence_chain_and_changes(
+    client: TestClient, session: Session, tokens: dict[str, str], tmp_path: Path
+) -> None:
+    first_entry = make_entry(session, status="active")
+    publish(client, tokens["secas"])
+    second_entry = make_entry(session, status="active")
+    client.post(
+        f"{API}/entries/{first_entry.entry_id}/removal",
+        json={"status": "withdrawn", "panel_decision_ref": "SECP_81_1906_12"},
+        headers=auth(tokens["secas"]),
+    )
+    second = publish(client, tokens["secas"])
+    payload_1, _ = fetch(client, tokens["dcc"], 1, tmp_path)
+    payload_2, _ = fetch(client, tokens["dcc"], 2, tmp_path)
+    document = json.loads(payload_2.read_bytes())
+    jsonschema.validate(document, SCHEMA)
+    assert second["sequence"] == 2
+    assert document["previous_sha256"] == hashlib.sha256(payload_1.read_bytes()).hexdigest()
+    assert document["changes"] == {
+        "added": [second_entry.entry_id],
+        "status_changed": [first_entry.entry_id],
+    }
+    withdrawn = next(e for e in document["entries"] if e["entry_id"] == first_entry.entry_id)
+    assert withdrawn["status"] == "Withdrawn"
+    assert withdrawn["panel_decision_ref"] == "SECP_81_1906_12"
+    assert [e["entry_id"] for e in document["entries"]] == sorted(
+        [first_entry.entry_id, second_entry.entry_id]
+    )
+
+
+def test_payload_is_served_unchanged_with_etag(
+    client: TestClient, session: Session, tokens: dict[str, str]
+) -> None:
+    make_entry(session, status="active")
+    published = publish(client, tokens["secas"])
+    first = client.get(f"{API}/extracts/latest", headers=auth(tokens["dcc"]))
+    assert first.status_code == 200
+    assert first.headers["etag"] == f'"{published["sha256"]}"'
+    make_entry(session, status="active")  # later changes never alter published bytes
+    again = client.get(f"{API}/extracts/1", headers=auth(tokens["dcc"]))
+    assert again.content == first.content
+    cached = client.get(
+        f"{API}/extracts/latest",
+        headers={**auth(tokens["dcc"]), "If-None-Match": first.headers["etag"]},
+    )
+    assert cached.status_code == 304 and cached.content == b""
+
+
+def test_acknowledgement_and_dcc_status(
+    client: TestClient, session: Session, tokens: dict[str, str]
+) -> None:
+    publish(client, tokens["secas"])
+    publish(client, tokens["secas"])
+    listing = client.get(f"{API}/extracts", headers=auth(tokens["dcc"])).json()
+    assert [(e["sequence"], e["dcc_status"]) for e in listing["items"]] == [
+        (2, "pending"),
+        (1, "pending"),
+    ]
+    ack = f"{API}/extracts/1/acknowledgement"
+    assert (
+        client.post(ack, json={"status": "loaded"}, headers=auth(tokens["secas"])).status_code
+        == 403
+    )
+    assert (
+        client.post(ack, json={"status": "loaded"}, headers=auth(tokens["dcc"])).status_code == 200
+    )
+    assert (
+        client.post(ack, json={"status": "loaded"}, headers=auth(tokens["dcc"])).status_code == 409
+    )
+    rejected = client.post(
+        f"{API}/extracts/2/acknowledgement",
+        json={"status": "rejected"},
+        headers=auth(tokens["dcc"]),
+    )
+    assert rejected.status_code == 422  # a rejection says why
+    bad = client.post(
+        f"{API}/extracts/2/acknowledgement", json={"status": "maybe"}, headers=auth(tokens["dcc"])
+    )
+    assert bad.status_code == 422
+    extract = session.get(Extract, 2)
+    assert extract is not None
+    extract.issued_at = utcnow() - timedelta(hours=25)
+    session.add(extract)
+    session.commit()
+    listing = client.get(f"{API}/extracts", headers=auth(tokens["secas"])).json()
+    assert [(e["sequence"], e["dcc_status"]) for e in listing["items"]] == [
+        (2, "overdue"),
+        (1, "loaded"),
+    ]
+
+
+def test_publication_and_acknowledgement_queue_emails(
+    client: TestClient, session: Session, tokens: dict[str, str]
+) -> None:
+    publish(client, tokens["secas"])
+    client.post(
+        f"{API}/extracts/1/acknowledgement", json={"status": "loaded"}, headers=auth(tokens["dcc"])
+    )
+    notices = client.get(f"{API}/notices", headers=auth(tokens["secas"])).json()
+    kinds = Counter(item["kind"] for item in notices["items"])
+    assert kinds["cpl_published"] == 4 and kinds["dcc_acknowledged"] == 4
+
+
+def test_extract_roles_and_missing(client: TestClient, tokens: dict[str, str]) -> None:
+    assert client.get(f"{API}/extracts/latest", headers=auth(tokens["dcc"])).status_code == 404
+    for role in ("manufacturer", "supplier"):
+        assert client.get(f"{API}/extracts", headers=auth(tokens[role])).status_code == 403
+        assert client.post(f"{API}/extracts", headers=auth(tokens[role])).status_code == 403
+    assert client.post(f"{API}/extracts", headers=auth(tokens["dcc"])).status_code == 403
+    assert client.get(f"{API}/extracts/7", headers=auth(tokens["dcc"])).status_code == 404
+    assert client.get(f"{API}/extracts/7/signature", headers=auth(tokens["dcc"])).status_code == 404
+    assert client.get(f"{API}/extracts/latest").status_code == 401
