@@ -77,7 +77,9 @@ def peak_rss_mb(pid: int) -> float | None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--rows", type=int, default=5000)
     parser.add_argument("--url", help="an already running server (needs --token)")
     parser.add_argument("--token", help="a bearer token of a dcc or secas party")
@@ -92,13 +94,28 @@ def main() -> int:
             env = {**os.environ, "CPL_DATA_DIR": data_dir}
             cli = [sys.executable, "-m", "cpl_service.cli"]
             added = subprocess.run(
-                [*cli, "party", "add", "--name", "Bench", "--role", "dcc", "--email",
-                 "bench@dcc.example"], env=env, check=True, capture_output=True, text=True,
+                [
+                    *cli,
+                    "party",
+                    "add",
+                    "--name",
+                    "Bench",
+                    "--role",
+                    "dcc",
+                    "--email",
+                    "bench@dcc.example",
+                ],
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
             )
             token = added.stdout.strip().splitlines()[-1]
             server = subprocess.Popen(
-                [*cli, "serve", "--port", str(args.port)], env=env,
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                [*cli, "serve", "--port", str(args.port)],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
             )
             base = f"http://127.0.0.1:{args.port}"
             for _ in range(300):

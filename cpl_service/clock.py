@@ -17,4 +17,6 @@ def today() -> date:
 
 def rfc3339(moment: datetime) -> str:
     """An aware datetime as RFC 3339 UTC with a `Z`, to the second."""
-    return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    # Slicing the ISO form is several times faster than strftime, which matters when an
+    # extract formats 100,000 timestamps.
+    return moment.astimezone(UTC).isoformat(timespec="seconds")[:19] + "Z"

@@ -29,6 +29,33 @@ def _check(value: Any, path: str) -> None:
         )
 
 
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
+def _plain(value: Any) -> bool:
+    """A fast yes for exact str/int/bool/None leaves (no floats, no subclasses).
+
+    Extracts hold hundreds of thousands of flat objects; checking their value types as a
+    set keeps the guard far cheaper than the serialisation itself. A "no" is settled by
+    `_check`, which names the offending path.
+    """
+    kind = type(value)
+    if kind in _PLAIN:
+        return True
+    if kind is dict:
+        if not all(type(key) is str for key in value):
+            return False
+        values = value.values()
+        if {type(item) for item in values} <= _PLAIN:
+            return True
+        return all(_plain(item) for item in values)
+    if kind is list or kind is tuple:
+        if {type(item) for item in value} <= _PLAIN:
+            return True
+        return all(_plain(item) for item in value)
+    return False
+
+
 def canonical_json(obj: Any) -> bytes:
     """Serialise to canonical JSON bytes.
 
@@ -44,6 +71,7 @@ def canonical_json(obj: Any) -> bytes:
     Raises:
         TypeError: `obj` holds a float, a non-string key, or a value JSON cannot encode.
     """
-    _check(obj, "$")
+    if not _plain(obj):
+        _check(obj, "$")
     text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return text.encode("utf-8")

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import csv
 import io
-from copy import copy
 from collections.abc import Iterator
+from copy import copy
 from datetime import datetime
 from typing import IO, Any
 
@@ -120,11 +120,11 @@ class _CellMaker:
         cell = WriteOnlyCell(self.sheet)
         for name, value in style.items():
             setattr(cell, name, value)
-        self.styles[key] = cell._style
+        self.styles[key] = cell._style  # type: ignore[attr-defined]
 
     def styled(self, value: Any, key: str) -> Cell:
         cell = WriteOnlyCell(self.sheet, value=value)
-        cell._style = copy(self.styles[key])
+        cell._style = copy(self.styles[key])  # type: ignore[attr-defined]
         return cell
 
     def __call__(self, column: Column, value: Any) -> Cell | str | None:

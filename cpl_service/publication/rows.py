@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from sqlalchemy import Row
+
 from cpl_service.clock import rfc3339
 from cpl_service.devices import BY_CODE
 from cpl_service.entries.models import Entry
@@ -67,32 +69,23 @@ def _iso_date(value: date | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def public_entry(entry: Entry) -> dict[str, Any]:
-    """The SPEC §6 fields of a listed entry, exactly, as JSON-ready values."""
-    return {
-        "entry_id": entry.entry_id,
-        "manufacturer_id": entry.manufacturer_id,
-        "manufacturer_name": entry.manufacturer_name,
-        "model_id": entry.model_id,
-        "model_name": entry.model_name,
-        "hardware_version": entry.hardware_version,
-        "firmware_version": entry.firmware_version,
-        "physical_device_type": entry.physical_device_type,
-        "technical_specification": entry.technical_specification,
-        "gbcs_version": entry.gbcs_version,
-        "status": status_word(entry.status),
-        "status_effective_at": rfc3339(entry.status_effective_at),
-        "panel_decision_ref": entry.panel_decision_ref,
-        "zigbee_certificate_number": entry.zigbee_certificate_number,
-        "dlms_certificate_number": entry.dlms_certificate_number,
-        "cpa_certificate_number": entry.cpa_certificate_number,
-        "cpa_expiry_date": _iso_date(entry.cpa_expiry_date),
-        "cpa_conditional_date": _iso_date(entry.cpa_conditional_date),
-        "manufacturer_image_hash": entry.manufacturer_image_hash,
-        "manufacturer_image_hash_creator": entry.manufacturer_image_hash_creator,
-        "release_notes": entry.release_notes,
-        "smets1": bool(entry.smets1),
-    }
+def public_entry(entry: Entry | Row[Any]) -> dict[str, Any]:
+    """The SPEC §6 fields of a listed entry, exactly, as JSON-ready values.
+
+    Takes an `Entry` or a Core row holding (at least) the `EXTRACT_FIELDS` columns; the
+    extract builder reads rows, which is several times faster for 100,000 entries.
+    """
+    if isinstance(entry, Entry):
+        values = {name: getattr(entry, name) for name in EXTRACT_FIELDS}
+    else:
+        mapping = entry._mapping
+        values = {name: mapping[name] for name in EXTRACT_FIELDS}
+    values["status"] = status_word(values["status"])
+    values["status_effective_at"] = rfc3339(values["status_effective_at"])
+    values["cpa_expiry_date"] = _iso_date(values["cpa_expiry_date"])
+    values["cpa_conditional_date"] = _iso_date(values["cpa_conditional_date"])
+    values["smets1"] = bool(values["smets1"])
+    return values
 
 
 def listed_entry(entry: Entry) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from cpl_service.api.routes import (
     certificates,
+    cpl,
     entries,
     extracts,
     notices,
@@ -20,4 +21,5 @@ ROUTERS: list[APIRouter] = [
     certificates.router,
     extracts.router,
     notices.router,
+    cpl.router,
 ]

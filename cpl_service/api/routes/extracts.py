@@ -101,16 +101,20 @@ def list_extracts(
     )
 
 
-def _payload_response(extract: Extract, if_none_match: str | None) -> Response:
-    etag = f'"{extract.sha256}"'
+def _payload_response(
+    session: SessionDep, ref: service.ExtractRef, if_none_match: str | None
+) -> Response:
+    etag = f'"{ref.sha256}"'
     headers = {
         "ETag": etag,
         "Cache-Control": "private, max-age=0, must-revalidate",
-        "X-CPL-Sequence": str(extract.sequence),
+        "X-CPL-Sequence": str(ref.sequence),
     }
     if if_none_match and etag in [t.strip() for t in if_none_match.split(",")]:
         return Response(status_code=304, headers=headers)
-    return Response(extract.payload, media_type="application/json", headers=headers)
+    return Response(
+        service.payload_of(session, ref), media_type="application/json", headers=headers
+    )
 
 
 @router.get("/extracts/latest")
@@ -120,10 +124,10 @@ def latest_extract(
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     """The newest extract's payload, byte for byte as signed."""
-    extract = service.latest(session)
-    if extract is None:
+    ref = service.latest_ref(session)
+    if ref is None:
         raise NotFoundError("No extract has been published yet.")
-    return _payload_response(extract, if_none_match)
+    return _payload_response(session, ref, if_none_match)
 
 
 @router.get("/extracts/{sequence}")
@@ -134,7 +138,7 @@ def extract_payload(
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     """An extract's payload, byte for byte as signed."""
-    return _payload_response(service.get_extract(session=session, sequence=sequence), if_none_match)
+    return _payload_response(session, service.extract_ref(session, sequence), if_none_match)
 
 
 @router.get("/extracts/{sequence}/signature")

@@ -1,0 +1,197 @@
+"""Extract benchmark: publishing time, and serving the latest extract against /healthz.
+
+1. Publish time: fills a fresh database with N Active entries (default 5,000 and 100,000)
+   and times one publication (build, canonical JSON, sign, store).
+2. Serving: starts `cpl-service serve` on the 5,000-entry database and drives it from
+   separate load-generator processes (keep-alive clients), reporting requests per second
+   for GET /healthz, GET /api/v1/extracts/latest and the same with If-None-Match (304).
+
+    .venv/bin/python bench/extract.py
+    .venv/bin/python bench/extract.py --sizes 5000 --seconds 5
+    .venv/bin/python bench/extract.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import httpx
+from sqlmodel import Session, SQLModel
+
+from cpl_service.clock import utcnow
+from cpl_service.config import Settings
+from cpl_service.db import make_engine, upgrade
+from cpl_service.extracts.service import publish
+from cpl_service.parties.service import create_party
+from cpl_service.startup import load_signer
+
+
+def fill(settings: Settings, count: int) -> str:
+    """Insert `count` Active entries; returns a SECAS token."""
+    engine = make_engine(settings)
+    upgrade(engine)
+    now = utcnow()
+    table = SQLModel.metadata.tables["entry"]
+    expiry = date.today() + timedelta(days=800)  # noqa: DTZ011
+    with engine.begin() as connection:
+        for start in range(0, count, 10_000):
+            connection.execute(
+                table.insert(),
+                [
+                    {
+                        "id": n + 1,
+                        "entry_id": f"CPL-{n + 1:06d}",
+                        "submission_type": "New Device Model",
+                        "manufacturer_name": "Bench Meters",
+                        "manufacturer_id": "BE01",
+                        "model_name": f"Bench {n // 1000}",
+                        "model_id": f"{n // 1000:04X}",
+                        "hardware_version": "0100",
+                        "firmware_version": f"{n:08X}",
+                        "physical_device_type": "ESME_SINGLE",
+                        "technical_specification": "SMETS2 v4.2",
+                        "gbcs_version": "GBCS v3.2",
+                        "release_notes": f"RN-{n}",
+                        "zigbee_certificate_number": f"ZIG-{n % 50}",
+                        "dlms_certificate_number": f"DLMS-{n % 50}",
+                        "cpa_certificate_number": f"CPA-{n % 50}",
+                        "cpa_expiry_date": expiry,
+                        "smets1": False,
+                        "contact_email": "bench@meters.example",
+                        "status": "active",
+                        "status_effective_at": now,
+                        "first_active_at": now,
+                        "removal_proposed": False,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for n in range(start, min(start + 10_000, count))
+                ],
+            )
+    with Session(engine) as session:
+        _, token = create_party(
+            session=session, name="Bench SECAS", role="secas", emails=["secas@bench.example"]
+        )
+    engine.dispose()
+    return token
+
+
+def time_publish(settings: Settings) -> tuple[float, int]:
+    engine = make_engine(settings)
+    signer = load_signer(settings).signer
+    started = time.perf_counter()
+    extract = publish(engine=engine, settings=settings, signer=signer, publisher=None)
+    elapsed = time.perf_counter() - started
+    engine.dispose()
+    return elapsed, len(extract.payload)
+
+
+def _load(args: tuple[str, str, dict[str, str], float]) -> int:
+    base, path, headers, seconds = args
+    done = 0
+    with httpx.Client(base_url=base, headers=headers, timeout=30) as http:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            response = http.get(path)
+            assert response.status_code in (200, 304), response.status_code
+            done += 1
+    return done
+
+
+def rate(base: str, path: str, headers: dict[str, str], seconds: float, workers: int) -> float:
+    with multiprocessing.Pool(workers) as pool:
+        counts = pool.map(_load, [(base, path, headers, seconds)] * workers)
+    return sum(counts) / seconds
+
+
+def serve(settings: Settings, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "CPL_DATA_DIR": str(settings.data_dir)}
+    if settings.database_url:
+        env["CPL_DATABASE_URL"] = settings.database_url
+    server = subprocess.Popen(
+        [sys.executable, "-m", "cpl_service.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(300):
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    return server
+
+
+def reset(url: str | None) -> None:
+    if url:
+        engine = make_engine(Settings(database_url=url))
+        SQLModel.metadata.drop_all(engine)
+        with engine.begin() as connection:
+            connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+        engine.dispose()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--sizes", type=int, nargs="+", default=[5_000, 100_000])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--port", type=int, default=8766)
+    parser.add_argument("--database-url", help="a scratch database (it is emptied!)")
+    args = parser.parse_args()
+
+    serving: tuple[Settings, str] | None = None
+    with tempfile.TemporaryDirectory() as scratch:
+        for size in args.sizes:
+            reset(args.database_url)
+            settings = Settings(data_dir=Path(scratch) / f"n{size}", database_url=args.database_url)
+            token = fill(settings, size)
+            elapsed, length = time_publish(settings)
+            print(f"publish {size:>7,} entries: {elapsed:6.2f} s  ({length / 1e6:.1f} MB payload)")
+            if serving is None and not args.database_url:
+                serving = settings, token
+        if serving is None:
+            return 0
+        settings, token = serving
+        server = serve(settings, args.port)
+        try:
+            base = f"http://127.0.0.1:{args.port}"
+            auth = {"Authorization": f"Bearer {token}"}
+            etag = httpx.get(f"{base}/api/v1/extracts/latest", headers=auth).headers["etag"]
+            health = rate(base, "/healthz", {}, args.seconds, args.workers)
+            latest = rate(base, "/api/v1/extracts/latest", auth, args.seconds, args.workers)
+            cached = rate(
+                base,
+                "/api/v1/extracts/latest",
+                {**auth, "If-None-Match": etag},
+                args.seconds,
+                args.workers,
+            )
+            print(f"GET /healthz:                          {health:8.0f} req/s")
+            print(
+                f"GET /extracts/latest (full payload):   {latest:8.0f} req/s  "
+                f"({latest / health:.2f}x health)"
+            )
+            print(
+                f"GET /extracts/latest (If-None-Match):  {cached:8.0f} req/s  "
+                f"({cached / health:.2f}x health)"
+            )
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
