@@ -39,10 +39,11 @@ SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 
 
-def get_current_party(
-    session: SessionDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Party:
+BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def authenticate(session: Session, credentials: HTTPAuthorizationCredentials | None) -> Party:
+    """The party a bearer token belongs to; 401 otherwise."""
     unauthorised = HTTPException(
         status_code=401,
         detail="A valid bearer token is required (Authorization: Bearer <token>).",
@@ -56,18 +57,27 @@ def get_current_party(
     return party
 
 
+def check_role(party: Party, roles: tuple[Role, ...]) -> Party:
+    """`party` if its role is one of `roles`; 403 otherwise."""
+    allowed = {r.value for r in roles}
+    if party.role not in allowed:
+        names = ", ".join(sorted(allowed))
+        raise PermissionDeniedError(f"Only {names} may do this; you are {party.role}.")
+    return party
+
+
+def get_current_party(session: SessionDep, credentials: BearerCredentials) -> Party:
+    return authenticate(session, credentials)
+
+
 CurrentParty = Annotated[Party, Depends(get_current_party)]
 
 
 def require_roles(*roles: Role) -> Callable[[Party], Party]:
     """A dependency that admits only callers with one of `roles` (403 otherwise)."""
-    allowed = {r.value for r in roles}
 
     def check(party: CurrentParty) -> Party:
-        if party.role not in allowed:
-            names = ", ".join(sorted(allowed))
-            raise PermissionDeniedError(f"Only {names} may do this; you are {party.role}.")
-        return party
+        return check_role(party, roles)
 
     return check
 
