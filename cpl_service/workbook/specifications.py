@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class SpecificationInfo:
 _SPEC = re.compile(r"^(smets1|smets2|chts|gbcs)?v?(\d+(?:\.\d+)*)$")
 
 
+@lru_cache(maxsize=1024)  # a workbook repeats a handful of names on every row
 def specification_key(
     text: str, *, default_kind: str | None = None
 ) -> tuple[str, tuple[int, ...]] | None:

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
 from typing import IO, Annotated, Any
 
 from fastapi import APIRouter, Query
-from fastapi.responses import StreamingResponse
+from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from cpl_service.api.deps import EngineDep, SessionDep
+from cpl_service.api.deps import EngineDep, SessionDep, SettingsDep
 from cpl_service.publication import exports, service
 
 router = APIRouter(tags=["public CPL"])
@@ -75,16 +74,8 @@ def download_csv(engine: EngineDep) -> StreamingResponse:
     )
 
 
-@router.get("/cpl.xlsx", response_class=StreamingResponse)
-def download_xlsx(session: SessionDep) -> StreamingResponse:
+@router.get("/cpl.xlsx", response_class=FileResponse)
+def download_xlsx(session: SessionDep, settings: SettingsDep) -> FileResponse:
     """The public CPL as a workbook: sheets CPL, Changes (since the last extract), About."""
-    handle = tempfile.TemporaryFile()  # noqa: SIM115 - closed by the stream
-    try:
-        exports.write_xlsx(session=session, target=handle)
-        handle.seek(0)
-    except BaseException:
-        handle.close()
-        raise
-    return StreamingResponse(
-        _file_stream(handle), media_type=exports.XLSX_MEDIA_TYPE, headers=_attachment("cpl.xlsx")
-    )
+    path = exports.cached_xlsx(session=session, cache_dir=settings.data_dir / "cache")
+    return FileResponse(path, media_type=exports.XLSX_MEDIA_TYPE, headers=_attachment("cpl.xlsx"))
