@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, event
+from sqlalchemy import DateTime, Engine, Update, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, create_engine
@@ -55,6 +55,16 @@ def make_engine(settings: Settings) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def update_one(session: Session, statement: Update) -> bool:
+    """Run a guarded UPDATE; True when it changed exactly one row.
+
+    The guard (e.g. `WHERE status = 'pending_review'`) is what makes concurrent actions
+    safe: of two writers, the second finds the guard no longer holds and changes nothing.
+    """
+    result = session.execute(statement.execution_options(synchronize_session=False))
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def is_postgres(engine: Engine) -> bool:

@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 
 from cpl_service.certificates.models import AssuranceCertificate
 from cpl_service.clock import utcnow
+from cpl_service.db import update_one
 from cpl_service.devices import CertificateKind
 from cpl_service.entries.models import Entry
 from cpl_service.entries.service import Actor, record_event
@@ -106,16 +107,15 @@ def revoke(
         raise InvalidInputError("A revocation needs a reason.")
     certificate = get_certificate(session=session, kind=kind, number=number)
     now = utcnow()
-    result = session.execute(
+    guarded = (
         update(AssuranceCertificate)
         .where(
             col(AssuranceCertificate.id) == certificate.id,
             col(AssuranceCertificate.status) == "valid",
         )
         .values(status="revoked", revoked_at=now, revocation_reason=reason.strip())
-        .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if not update_one(session, guarded):
         session.rollback()
         raise ConflictError(
             f"{certificate.kind} certificate {certificate.number} is already revoked."

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from cpl_service.certificates.models import AssuranceCertificate
 from cpl_service.clock import utcnow
+from cpl_service.db import update_one
 from cpl_service.devices import CertificateKind
 from cpl_service.entries.models import Entry, EntryEvent
 from cpl_service.entries.workflow import REMOVAL_STATUSES, EntryStatus, allowed
@@ -94,13 +95,12 @@ def transition(
     if to_status in REMOVAL_STATUSES:
         values["panel_decision_ref"] = panel_decision_ref
         values["removal_proposed"] = False
-    result = session.execute(
+    guarded = (
         update(Entry)
         .where(col(Entry.id) == entry.id, col(Entry.status) == from_status)
         .values(**values)
-        .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if not update_one(session, guarded):
         session.rollback()
         raise ConflictError(
             f"{entry.entry_id} was changed by someone else at the same moment; "
@@ -332,7 +332,7 @@ def confirm_firmware_update(
             f"{entry.entry_id} is {entry.status}; only pending updates are confirmed."
         )
     now = utcnow()
-    result = session.execute(
+    guarded = (
         update(Entry)
         .where(
             col(Entry.id) == entry.id,
@@ -340,9 +340,8 @@ def confirm_firmware_update(
             col(Entry.supplier_confirmation_ref).is_(None),
         )
         .values(supplier_confirmation_ref=reference.strip(), updated_at=now)
-        .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if not update_one(session, guarded):
         session.rollback()
         raise ConflictError(f"{entry.entry_id} has already been confirmed by a supplier.")
     entry.supplier_confirmation_ref = reference.strip()

@@ -19,7 +19,7 @@ from sqlmodel import Session, SQLModel, col, select
 
 from cpl_service.clock import rfc3339, utcnow
 from cpl_service.config import Settings
-from cpl_service.db import is_postgres
+from cpl_service.db import is_postgres, update_one
 from cpl_service.errors import ConflictError, InvalidInputError, NotFoundError
 from cpl_service.extracts.canonical import canonical_json
 from cpl_service.extracts.models import Extract
@@ -230,13 +230,12 @@ def acknowledge(
         raise ConflictError(f"Extract {sequence} was already acknowledged as {extract.dcc_status}.")
     from sqlalchemy import update
 
-    result = session.execute(
+    guarded = (
         update(Extract)
         .where(col(Extract.sequence) == sequence, col(Extract.dcc_status) == "pending")
         .values(dcc_status=status, acknowledged_at=utcnow(), acknowledgement_detail=detail)
-        .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if not update_one(session, guarded):
         session.rollback()
         raise ConflictError(f"Extract {sequence} was acknowledged by someone else just now.")
     session.refresh(extract)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -280,44 +280,52 @@ def _parties_with_email(session: Session) -> list[Party]:
     return [p for p in parties if p.emails]
 
 
-def queue_publication_notice(*, session: Session, extract: Extract, settings: Settings) -> int:
-    """Queue "CPL version N is out, DCC load pending" to every party. Does not commit."""
+def _queue_to_every_party(
+    *,
+    session: Session,
+    extract: Extract,
+    settings: Settings,
+    event: str,
+    kind: NoticeKind,
+    compose: Callable[..., messages.Composed],
+) -> int:
     facts = _extract_facts(extract)
     queued = 0
     for party in _parties_with_email(session):
-        composed = messages.publication_notice(
-            facts, party_name=party.name, secas_email=settings.secas_email
-        )
-        key = f"extract:{extract.sequence}:published:party:{party.id}"
         queued += queue_notice(
             session=session,
-            key=key,
-            kind=NoticeKind.CPL_PUBLISHED.value,
+            key=f"extract:{extract.sequence}:{event}:party:{party.id}",
+            kind=kind.value,
             recipients=party.emails,
-            composed=composed,
+            composed=compose(facts, party_name=party.name, secas_email=settings.secas_email),
         )
     return queued
+
+
+def queue_publication_notice(*, session: Session, extract: Extract, settings: Settings) -> int:
+    """Queue "CPL version N is out, DCC load pending" to every party. Does not commit."""
+    return _queue_to_every_party(
+        session=session,
+        extract=extract,
+        settings=settings,
+        event="published",
+        kind=NoticeKind.CPL_PUBLISHED,
+        compose=messages.publication_notice,
+    )
 
 
 def queue_acknowledgement_notice(*, session: Session, extract: Extract, settings: Settings) -> int:
     """Queue "the DCC loaded (or rejected) CPL version N" to every party. Does not commit."""
     if extract.dcc_status not in ("loaded", "rejected"):
         return 0
-    facts = _extract_facts(extract)
-    queued = 0
-    for party in _parties_with_email(session):
-        composed = messages.acknowledgement_notice(
-            facts, party_name=party.name, secas_email=settings.secas_email
-        )
-        key = f"extract:{extract.sequence}:{extract.dcc_status}:party:{party.id}"
-        queued += queue_notice(
-            session=session,
-            key=key,
-            kind=NoticeKind.DCC_ACKNOWLEDGED.value,
-            recipients=party.emails,
-            composed=composed,
-        )
-    return queued
+    return _queue_to_every_party(
+        session=session,
+        extract=extract,
+        settings=settings,
+        event=extract.dcc_status,
+        kind=NoticeKind.DCC_ACKNOWLEDGED,
+        compose=messages.acknowledgement_notice,
+    )
 
 
 def queue_overdue_alerts(*, session: Session, now: datetime, settings: Settings) -> int:
