@@ -11,12 +11,11 @@ from collections import Counter
 from datetime import UTC, date, datetime
 from typing import Any
 
-import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, func, select
 
 from cpl_service.config import Settings
-from cpl_service.db import is_postgres, make_engine
+from cpl_service.db import make_engine
 from cpl_service.notices.models import Notice
 from cpl_service.notices.service import RunSummary, run_notices
 from tests.notices.conftest import AddCertificate, AddEntry, SmtpServer
@@ -93,21 +92,19 @@ def test_concurrent_runs_send_each_notice_exactly_once(
     assert _count(engine, "sent") == expected
 
 
-def test_two_cli_processes_started_together_on_postgresql(
+def test_two_cli_processes_started_together(
     engine: Engine,
     smtp_settings: Settings,
     smtp_server: SmtpServer,
     add_certificate: AddCertificate,
     add_entry: AddEntry,
 ) -> None:
-    if not is_postgres(engine):
-        pytest.skip("needs PostgreSQL (set CPL_TEST_DATABASE_URL)")
     expected = _seed(add_certificate, add_entry)
     _slow_down(smtp_server)
     env = {
         **os.environ,
         "CPL_DATA_DIR": str(smtp_settings.data_dir),
-        "CPL_DATABASE_URL": str(smtp_settings.database_url),
+        "CPL_DATABASE_URL": smtp_settings.resolved_database_url,
         "CPL_SMTP_HOST": "127.0.0.1",
         "CPL_SMTP_PORT": str(smtp_server.port),
         "CPL_SMTP_STARTTLS": "false",
