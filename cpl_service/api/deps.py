@@ -57,12 +57,17 @@ def authenticate(session: Session, credentials: HTTPAuthorizationCredentials | N
     return party
 
 
+def check_role_name(role: str, roles: tuple[Role, ...]) -> None:
+    """403 unless `role` is one of `roles`."""
+    allowed = {r.value for r in roles}
+    if role not in allowed:
+        names = ", ".join(sorted(allowed))
+        raise PermissionDeniedError(f"Only {names} may do this; you are {role}.")
+
+
 def check_role(party: Party, roles: tuple[Role, ...]) -> Party:
     """`party` if its role is one of `roles`; 403 otherwise."""
-    allowed = {r.value for r in roles}
-    if party.role not in allowed:
-        names = ", ".join(sorted(allowed))
-        raise PermissionDeniedError(f"Only {names} may do this; you are {party.role}.")
+    check_role_name(party.role, roles)
     return party
 
 

@@ -177,6 +177,12 @@ _PAYLOAD_CACHE_SIZE = 4
 _payload_lock = threading.Lock()
 
 
+def cached_payload(ref: ExtractRef) -> bytes | None:
+    """The payload if this process holds it already."""
+    with _payload_lock:
+        return _PAYLOADS.get((ref.sequence, ref.sha256))
+
+
 def payload_of(session: Session, ref: ExtractRef) -> bytes:
     """The payload bytes exactly as signed (cached by sequence and digest)."""
     key = (ref.sequence, ref.sha256)

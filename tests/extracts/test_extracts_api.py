@@ -208,3 +208,19 @@ def test_extract_roles_and_missing(client: TestClient, tokens: dict[str, str]) -
     assert client.get(f"{API}/extracts/7", headers=auth(tokens["dcc"])).status_code == 404
     assert client.get(f"{API}/extracts/7/signature", headers=auth(tokens["dcc"])).status_code == 404
     assert client.get(f"{API}/extracts/latest").status_code == 401
+
+
+def test_latest_follows_publication_at_once_and_cache_never_admits_others(
+    client: TestClient, session: Session, tokens: dict[str, str]
+) -> None:
+    publish(client, tokens["secas"])
+    url = f"{API}/extracts/latest"
+    assert client.get(url, headers=auth(tokens["dcc"])).headers["x-cpl-sequence"] == "1"
+    assert client.get(url, headers=auth(tokens["dcc"])).headers["x-cpl-sequence"] == "1"
+    publish(client, tokens["secas"])
+    assert client.get(url, headers=auth(tokens["dcc"])).headers["x-cpl-sequence"] == "2"
+    # A warm cache for the DCC's token must not let anyone else through.
+    assert client.get(url, headers=auth(tokens["manufacturer"])).status_code == 403
+    assert client.get(url, headers=auth(tokens["manufacturer"])).status_code == 403
+    assert client.get(url, headers=auth("cpl_forged")).status_code == 401
+    assert client.get(url).status_code == 401

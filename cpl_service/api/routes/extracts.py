@@ -7,7 +7,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response
+from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, Field
+from sqlalchemy import Engine
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -21,12 +23,15 @@ from cpl_service.api.deps import (
     SettingsDep,
     authenticate,
     check_role,
+    check_role_name,
 )
+from cpl_service.api.hot_cache import LATEST_TTL_SECONDS, ROLE_TTL_SECONDS, HotCache
 from cpl_service.clock import utcnow
 from cpl_service.errors import NotFoundError
 from cpl_service.extracts import service
 from cpl_service.extracts.models import Extract
 from cpl_service.parties.models import Role
+from cpl_service.parties.service import hash_token
 from cpl_service.signing.config import LoadedSigner
 
 router = APIRouter(tags=["extracts"])
@@ -86,6 +91,7 @@ def publish_extract(
     extract = service.publish(
         engine=engine, settings=settings, signer=loaded_signer(request).signer, publisher=secas
     )
+    request.app.state.hot_cache.forget("latest")
     return _public(extract, settings.extract_ack_hours)
 
 
@@ -108,7 +114,7 @@ def list_extracts(
 
 
 def _payload_response(
-    session: Session, ref: service.ExtractRef, if_none_match: str | None
+    ref: service.ExtractRef, payload: bytes | None, if_none_match: str | None
 ) -> Response:
     etag = f'"{ref.sha256}"'
     headers = {
@@ -118,9 +124,7 @@ def _payload_response(
     }
     if if_none_match and etag in [t.strip() for t in if_none_match.split(",")]:
         return Response(status_code=304, headers=headers)
-    return Response(
-        service.payload_of(session, ref), media_type="application/json", headers=headers
-    )
+    return Response(payload, media_type="application/json", headers=headers)
 
 
 @router.get("/extracts/latest")
@@ -130,19 +134,39 @@ async def latest_extract(
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     """The newest extract's payload, byte for byte as signed."""
-    engine = request.app.state.engine
+    cache: HotCache = request.app.state.hot_cache
+    token_hash = hash_token(credentials.credentials) if credentials else None
+    answer = _latest_from_cache(cache, token_hash)
+    if answer is None:
+        answer = await run_in_threadpool(_look_up_latest, request.app.state.engine, credentials)
+        cache.put(("role", token_hash), answer[0], ROLE_TTL_SECONDS)
+        cache.put("latest", answer[1], LATEST_TTL_SECONDS)
+    role, ref, payload = answer
+    check_role_name(role, (Role.DCC, Role.SECAS))
+    return _payload_response(ref, payload, if_none_match)
 
-    # The DCC polls this: authentication and the lookup share one trip to the thread
-    # pool instead of one per dependency, so it is served about as fast as /healthz.
-    def answer() -> Response:
-        with Session(engine) as session:
-            check_role(authenticate(session, credentials), (Role.DCC, Role.SECAS))
-            ref = service.latest_ref(session)
-            if ref is None:
-                raise NotFoundError("No extract has been published yet.")
-            return _payload_response(session, ref, if_none_match)
 
-    return await run_in_threadpool(answer)
+def _latest_from_cache(
+    cache: HotCache, token_hash: str | None
+) -> tuple[str, service.ExtractRef, bytes] | None:
+    role: str | None = cache.get(("role", token_hash)) if token_hash else None
+    ref: service.ExtractRef | None = cache.get("latest")
+    payload = service.cached_payload(ref) if ref else None
+    if role is None or ref is None or payload is None:
+        return None
+    return role, ref, payload
+
+
+def _look_up_latest(
+    engine: Engine, credentials: HTTPAuthorizationCredentials | None
+) -> tuple[str, service.ExtractRef, bytes]:
+    # Authentication and the lookup share one trip to the thread pool.
+    with Session(engine) as session:
+        party = check_role(authenticate(session, credentials), (Role.DCC, Role.SECAS))
+        ref = service.latest_ref(session)
+        if ref is None:
+            raise NotFoundError("No extract has been published yet.")
+        return party.role, ref, service.payload_of(session, ref)
 
 
 @router.get("/extracts/{sequence}")
@@ -153,7 +177,8 @@ def extract_payload(
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     """An extract's payload, byte for byte as signed."""
-    return _payload_response(session, service.extract_ref(session, sequence), if_none_match)
+    ref = service.extract_ref(session, sequence)
+    return _payload_response(ref, service.payload_of(session, ref), if_none_match)
 
 
 @router.get("/extracts/{sequence}/signature")
