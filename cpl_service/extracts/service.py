@@ -101,9 +101,11 @@ def publish(
                     )
                 previous = latest(session)
                 sequence = previous.sequence + 1 if previous else 1
+                # Never earlier than the previous extract (clocks of several servers may
+                # differ); never in the future. `sequence`, not time, orders extracts.
                 issued_at = utcnow().replace(microsecond=0)
-                if previous and issued_at <= previous.issued_at:
-                    issued_at = previous.issued_at + timedelta(seconds=1)
+                if previous and issued_at < previous.issued_at:
+                    issued_at = previous.issued_at
                 next_update = issued_at + timedelta(days=settings.extract_validity_days)
                 document = build_document(
                     entries=published_entries(session),

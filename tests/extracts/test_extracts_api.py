@@ -18,6 +18,7 @@ from cpl_service.cli import main as cli_main
 from cpl_service.clock import utcnow
 from cpl_service.config import Settings
 from cpl_service.extracts.models import Extract
+from cpl_service.extracts.service import dcc_status
 from tests.conftest import MakeParty, auth
 from tests.factories import make_entry
 
@@ -175,11 +176,9 @@ def test_acknowledgement_and_dcc_status(
         f"{API}/extracts/2/acknowledgement", json={"status": "maybe"}, headers=auth(tokens["dcc"])
     )
     assert bad.status_code == 422
-    extract = session.get(Extract, 2)
-    assert extract is not None
-    extract.issued_at = utcnow() - timedelta(hours=25)
-    session.add(extract)
-    session.commit()
+    # Published rows never change (the database refuses), so shorten the DCC's window
+    # instead of backdating the extract: a pending extract is now past it.
+    client.app.state.settings.extract_ack_hours = 0  # type: ignore[attr-defined]
     listing = client.get(f"{API}/extracts", headers=auth(tokens["secas"])).json()
     assert [(e["sequence"], e["dcc_status"]) for e in listing["items"]] == [
         (2, "overdue"),
@@ -197,6 +196,26 @@ def test_publication_and_acknowledgement_queue_emails(
     notices = client.get(f"{API}/notices", headers=auth(tokens["secas"])).json()
     kinds = Counter(item["kind"] for item in notices["items"])
     assert kinds["cpl_published"] == 4 and kinds["dcc_acknowledged"] == 4
+
+
+def test_overdue_only_after_the_window() -> None:
+    issued = utcnow()
+    extract = Extract(
+        sequence=1,
+        issued_at=issued,
+        next_update=issued,
+        sha256="0" * 64,
+        entry_count=0,
+        change_count=0,
+        payload=b"{}",
+        signature=b"",
+    )
+    assert dcc_status(extract, now=issued + timedelta(hours=24), ack_hours=24) == "pending"
+    assert dcc_status(extract, now=issued + timedelta(hours=24, seconds=1), ack_hours=24) == (
+        "overdue"
+    )
+    extract.dcc_status = "loaded"
+    assert dcc_status(extract, now=issued + timedelta(days=9), ack_hours=24) == "loaded"
 
 
 def test_extract_roles_and_missing(client: TestClient, tokens: dict[str, str]) -> None:
