@@ -7,7 +7,7 @@ macros or resolves external entities.
 
 from __future__ import annotations
 
-import zipfile
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,16 +16,14 @@ from typing import Any
 from python_calamine import CalamineWorkbook
 
 from cpl_service.errors import UnreadableWorkbookError, UploadTooLargeError
+from cpl_service.workbook.reader import MiB, ReadLimits, inspect_workbook
 
 SHEET_NAME = "CPL"
 # A whole CPL is larger than one submission: these caps leave room for 200,000 entries.
 MAX_FILE_BYTES = 100 * 1024 * 1024
 MAX_UNCOMPRESSED_BYTES = 1024 * 1024 * 1024
-MAX_MEMBERS = 10_000
-MAX_RATIO = 200
 MAX_ROWS = 200_000
 _HEADING_SEARCH_ROWS = 10
-_PROLOG_BYTES = 4096
 
 
 @dataclass(frozen=True)
@@ -41,54 +39,6 @@ def heading_key(text: str) -> str:
     return " ".join(text.strip().rstrip("*").split()).casefold()
 
 
-def check_zip(path: Path, *, max_bytes: int = MAX_FILE_BYTES) -> None:
-    """Refuse files that are too big, not xlsx zips, encrypted, zip bombs or carry DTDs.
-
-    Raises:
-        UploadTooLargeError: the file is larger than `max_bytes`.
-        UnreadableWorkbookError: any other reason the file is not a safe workbook.
-    """
-    if not path.is_file():
-        raise UnreadableWorkbookError(f"{path} is not a file.")
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise UploadTooLargeError(f"{path.name} is {size} bytes; the limit is {max_bytes}.")
-    if not zipfile.is_zipfile(path):
-        raise UnreadableWorkbookError(
-            f"{path.name} is not an .xlsx workbook (password-protected workbooks and the old "
-            ".xls format cannot be read; save it as a plain .xlsx)."
-        )
-    try:
-        with zipfile.ZipFile(path) as archive:
-            members = archive.infolist()
-            if len(members) > MAX_MEMBERS:
-                raise UnreadableWorkbookError(f"{path.name} has too many parts to be a workbook.")
-            if sum(m.file_size for m in members) > MAX_UNCOMPRESSED_BYTES:
-                raise UnreadableWorkbookError(f"{path.name} expands to too much data.")
-            names = {m.filename for m in members}
-            if "xl/workbook.xml" not in names:
-                raise UnreadableWorkbookError(f"{path.name} is a zip file but not a workbook.")
-            for member in members:
-                if member.flag_bits & 0x1:
-                    raise UnreadableWorkbookError(f"{path.name} is encrypted.")
-                ratio = member.file_size / max(member.compress_size, 1)
-                if member.file_size > 1024 * 1024 and ratio > MAX_RATIO:
-                    raise UnreadableWorkbookError(
-                        f"{path.name} looks like a zip bomb ({member.filename} expands "
-                        f"{int(ratio)}-fold)."
-                    )
-                if member.filename.endswith((".xml", ".rels")):
-                    with archive.open(member) as part:
-                        prolog = part.read(_PROLOG_BYTES).upper()
-                    if b"<!DOCTYPE" in prolog or b"<!ENTITY" in prolog:
-                        raise UnreadableWorkbookError(
-                            f"{path.name} contains XML document type declarations, "
-                            "which workbooks never need; it is refused."
-                        )
-    except zipfile.BadZipFile as exc:
-        raise UnreadableWorkbookError(f"{path.name} is a corrupt zip file: {exc}") from exc
-
-
 def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
@@ -100,7 +50,7 @@ def read_cpl_sheet(
     max_bytes: int = MAX_FILE_BYTES,
     max_rows: int = MAX_ROWS,
 ) -> tuple[int, dict[str, str], Iterator[SheetRow]]:
-    """Open the `CPL` sheet of a checked workbook.
+    """Open the `CPL` sheet of a workbook, after the upload reader's safety checks.
 
     Args:
         path: the workbook.
@@ -115,15 +65,24 @@ def read_cpl_sheet(
     Raises:
         UploadTooLargeError, UnreadableWorkbookError: the file is not a safe CPL workbook.
     """
-    check_zip(path, max_bytes=max_bytes)
+    if not path.is_file():
+        raise UnreadableWorkbookError(f"{path} is not a file.")
+    if path.stat().st_size > max_bytes:
+        raise UploadTooLargeError(f"{path.name} is larger than {max_bytes // MiB} MB.")
+    content = path.read_bytes()
+    # The same safety checks as uploads: bombs, entity tricks, encrypted or corrupt files.
+    limits = ReadLimits(
+        max_bytes=max_bytes, max_rows=max_rows, max_uncompressed_bytes=MAX_UNCOMPRESSED_BYTES
+    )
+    inspected = inspect_workbook(content, limits=limits, sheet_name=SHEET_NAME)
+    if not inspected.found:
+        sheets = ", ".join(inspected.sheet_names) or "none"
+        raise UnreadableWorkbookError(
+            f"{path.name} has no sheet named {SHEET_NAME!r} (it has: {sheets})."
+        )
     try:
-        workbook = CalamineWorkbook.from_path(str(path))
-        if SHEET_NAME not in workbook.sheet_names:
-            sheets = ", ".join(workbook.sheet_names) or "none"
-            raise UnreadableWorkbookError(
-                f"{path.name} has no sheet named {SHEET_NAME!r} (it has: {sheets})."
-            )
-        sheet = workbook.get_sheet_by_name(SHEET_NAME)
+        workbook = CalamineWorkbook.from_object(io.BytesIO(content))
+        sheet = workbook.get_sheet_by_name(inspected.sheet)
         first_row = (sheet.start or (0, 0))[0]
         if sheet.height > max_rows + _HEADING_SEARCH_ROWS:
             raise UnreadableWorkbookError(

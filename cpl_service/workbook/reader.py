@@ -132,10 +132,55 @@ def read_workbook(data: bytes, *, limits: ReadLimits | None = None) -> ParsedWor
             submission sheet, no heading row or no data rows.
     """
     limits = limits or ReadLimits()
+    inspected = inspect_workbook(data, limits=limits, sheet_name=SHEET_NAME)
+    return _read_cells(
+        data,
+        inspected.sheet,
+        fallback=not inspected.found,
+        sheet_names=inspected.sheet_names,
+        limits=limits,
+    )
+
+
+@dataclass(frozen=True)
+class InspectedWorkbook:
+    """What `inspect_workbook` learnt.
+
+    Attributes:
+        sheet_names: every sheet, in workbook order.
+        sheet: the sheet that was checked: the one asked for, else the first.
+        found: whether the sheet asked for exists.
+    """
+
+    sheet_names: list[str]
+    sheet: str
+    found: bool
+
+
+def inspect_workbook(data: bytes, *, limits: ReadLimits, sheet_name: str) -> InspectedWorkbook:
+    """Every safety check of an .xlsx/.xlsm file, before any parser sees its content.
+
+    Checks the size and the container (not a workbook, old or encrypted format), then
+    inflates every part with running caps (declared and actual sizes, compression ratio,
+    CRC), refuses XML entity declarations, and refuses formulas without cached values on
+    the sheet named `sheet_name` (matched case-insensitively; the first sheet if absent).
+
+    Args:
+        data: the file's bytes.
+        limits: size limits.
+        sheet_name: the sheet whose cells will be read.
+
+    Returns:
+        The sheet names, the sheet checked, and whether `sheet_name` was found.
+
+    Raises:
+        UploadTooLargeError, UnsupportedFileError, UnreadableWorkbookError: as
+            `read_workbook`.
+    """
     _check_container(data, limits)
     archive = _open_zip(data)
     sheet_names, sheet_parts = _sheets(data, archive, limits)
-    wanted = _pick_sheet(sheet_names)
+    wanted = _pick_sheet(sheet_names, sheet_name)
     target = wanted if wanted is not None else sheet_names[0]
     sheet_part = sheet_parts.get(target)
     if sheet_part is None or sheet_part not in archive.NameToInfo:
@@ -143,9 +188,7 @@ def read_workbook(data: bytes, *, limits: ReadLimits | None = None) -> ParsedWor
             f"The workbook's sheet {target!r} is missing from the file; the file is damaged."
         )
     _inspect_members(data, archive, limits, sheet_part=sheet_part)
-    return _read_cells(
-        data, target, fallback=wanted is None, sheet_names=sheet_names, limits=limits
-    )
+    return InspectedWorkbook(sheet_names=sheet_names, sheet=target, found=wanted is not None)
 
 
 # --- container and zip safety -------------------------------------------------------------
@@ -368,8 +411,8 @@ def _parse_xml(content: bytes) -> Element:
         ) from exc
 
 
-def _pick_sheet(names: list[str]) -> str | None:
-    want = heading_key(SHEET_NAME)
+def _pick_sheet(names: list[str], sheet_name: str) -> str | None:
+    want = heading_key(sheet_name)
     for name in names:
         if heading_key(name) == want:
             return name

@@ -16,7 +16,7 @@ from cpl_service.certificates.models import AssuranceCertificate
 from cpl_service.config import Settings, get_settings
 from cpl_service.db import make_engine, upgrade
 from cpl_service.entries.models import Entry, EntryEvent
-from cpl_service.errors import UnreadableWorkbookError, WorkbookRejectedError
+from cpl_service.errors import UnsupportedFileError, WorkbookRejectedError
 from cpl_service.publication.importer import import_cpl
 from cpl_service.publication.rows import HEADINGS
 from tests.publication.conftest import client_for, write_workbook
@@ -254,7 +254,7 @@ def test_missing_columns_and_unreadable_files(settings: Settings, tmp_path: Path
 
     junk = tmp_path / "junk.xlsx"
     junk.write_bytes(b"not a workbook at all")
-    with pytest.raises(UnreadableWorkbookError):
+    with pytest.raises(UnsupportedFileError):
         run_import(settings, junk)
 
 
