@@ -13,7 +13,7 @@ from cpl_service.clock import utcnow
 from cpl_service.db import update_one
 from cpl_service.devices import CertificateKind
 from cpl_service.entries.models import Entry
-from cpl_service.entries.service import Actor, record_event
+from cpl_service.entries.service import Actor, annotate
 from cpl_service.entries.workflow import EntryStatus
 from cpl_service.errors import ConflictError, InvalidInputError, NotFoundError
 
@@ -124,18 +124,14 @@ def revoke(
     for entry in _relying(session, certificate):
         if entry.status != EntryStatus.ACTIVE.value:
             continue
-        entry.removal_proposed = True
-        entry.updated_at = now
-        session.add(entry)
-        record_event(
+        annotate(
             session=session,
             entry=entry,
             action="removal_proposed",
             actor=actor,
             at=now,
-            from_status=entry.status,
-            to_status=entry.status,
             reason=f"{certificate.kind} certificate {certificate.number} revoked: {reason.strip()}",
+            removal_proposed=True,
         )
         flagged.append(entry.entry_id)
     session.commit()
@@ -164,19 +160,15 @@ def clear_conditional_date(
     certificate.cpa_conditional_date = None
     session.add(certificate)
     for entry in _relying(session, certificate):
-        entry.cpa_conditional_date = None
-        entry.updated_at = now
-        session.add(entry)
-        record_event(
+        annotate(
             session=session,
             entry=entry,
             action="conditional_date_cleared",
             actor=actor,
             at=now,
-            from_status=entry.status,
-            to_status=entry.status,
             reason=f"CPA certificate {certificate.number}: conditional date {old.isoformat()} "
             f"cleared ({reference.strip()})",
+            cpa_conditional_date=None,
         )
     session.commit()
     session.refresh(certificate)

@@ -61,6 +61,33 @@ def record_event(
     return event
 
 
+def annotate(
+    *,
+    session: Session,
+    entry: Entry,
+    action: str,
+    actor: Actor,
+    at: datetime,
+    reason: str,
+    **changes: Any,
+) -> None:
+    """Change fields of an entry other than its status, and say so in its history."""
+    for key, value in changes.items():
+        setattr(entry, key, value)
+    entry.updated_at = at
+    session.add(entry)
+    record_event(
+        session=session,
+        entry=entry,
+        action=action,
+        actor=actor,
+        at=at,
+        from_status=entry.status,
+        to_status=entry.status,
+        reason=reason,
+    )
+
+
 def transition(
     *,
     session: Session,
