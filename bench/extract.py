@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,6 +23,7 @@ from pathlib import Path
 
 import httpx
 from sqlmodel import Session, SQLModel
+from support import serve
 
 from cpl_service.clock import utcnow
 from cpl_service.config import Settings
@@ -112,25 +111,6 @@ def rate(base: str, path: str, headers: dict[str, str], seconds: float, workers:
     return sum(counts) / seconds
 
 
-def serve(settings: Settings, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "CPL_DATA_DIR": str(settings.data_dir)}
-    if settings.database_url:
-        env["CPL_DATABASE_URL"] = settings.database_url
-    server = subprocess.Popen(
-        [sys.executable, "-m", "cpl_service.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(300):
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    return server
-
-
 def reset(url: str | None) -> None:
     if url:
         engine = make_engine(Settings(database_url=url))
@@ -164,7 +144,10 @@ def main() -> int:
         if serving is None:
             return 0
         settings, token = serving
-        server = serve(settings, args.port)
+        env = {"CPL_DATA_DIR": str(settings.data_dir)}
+        if settings.database_url:
+            env["CPL_DATABASE_URL"] = settings.database_url
+        server = serve(env, args.port)
         try:
             base = f"http://127.0.0.1:{args.port}"
             auth = {"Authorization": f"Bearer {token}"}

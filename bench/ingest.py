@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 from openpyxl import load_workbook
 from python_calamine import CalamineWorkbook
+from support import serve
 
 
 def build(template: bytes, rows: int) -> bytes:
@@ -111,19 +112,8 @@ def main() -> int:
                 text=True,
             )
             token = added.stdout.strip().splitlines()[-1]
-            server = subprocess.Popen(
-                [*cli, "serve", "--port", str(args.port)],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
+            server = serve({"CPL_DATA_DIR": data_dir}, args.port)
             base = f"http://127.0.0.1:{args.port}"
-            for _ in range(300):
-                try:
-                    httpx.get(f"{base}/healthz", timeout=1)
-                    break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
         try:
             with httpx.Client(base_url=base, timeout=600) as http:
                 template = http.get("/api/v1/template").content
