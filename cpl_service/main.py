@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from cpl_service import __version__
 from cpl_service.api import errors
 from cpl_service.api.hot_cache import HotCache
+from cpl_service.api.limits import BodySizeLimit
 from cpl_service.api.routes import ROUTERS, health
 from cpl_service.config import Settings, get_settings
 from cpl_service.db import make_engine
@@ -24,6 +25,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = make_engine(settings)
     app.state.hot_cache = HotCache()
     errors.install(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.include_router(health.router)
     for router in ROUTERS:
         app.include_router(router, prefix="/api/v1")

@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
 
+from cpl_service.config import Settings
 from cpl_service.entries.models import Entry
 from cpl_service.parties.service import add_certificate
 from cpl_service.signing.devpki import init_dev_pki
@@ -369,3 +370,24 @@ def test_template_is_public_and_round_trips(client: TestClient, make_party: Make
     workbook.save(buffer)
     _, token = make_party("manufacturer")
     assert upload(client, token, buffer.getvalue()).status_code == 201
+
+
+def test_request_body_over_the_cap_is_refused_before_parsing(
+    settings: Settings, make_party: MakeParty
+) -> None:
+    from cpl_service.main import create_app
+
+    small = settings.model_copy(update={"max_request_bytes": 64 * 1024})
+    _, token = make_party("manufacturer")
+    with TestClient(create_app(small)) as capped:
+        response = upload(capped, token, b"PK" + b"\x00" * (100 * 1024))
+        assert response.status_code == 413
+        assert response.headers["content-type"] == "application/problem+json"
+        assert "larger than" in response.json()["detail"]
+        chunked = capped.post(
+            f"{API}/submissions",
+            content=iter([b"x" * 40_000] * 3),
+            headers={**auth(token), "Content-Type": "multipart/form-data; boundary=b"},
+        )
+        assert chunked.status_code == 413
+        assert capped.get("/healthz").status_code == 200
