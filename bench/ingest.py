@@ -27,12 +27,12 @@ from python_calamine import CalamineWorkbook
 from support import serve
 
 
-def build(template: bytes, rows: int) -> bytes:
+def build(template: bytes, rows: int, *, offset: int = 0) -> bytes:
     workbook = load_workbook(io.BytesIO(template))
     sheet = workbook["CPL - New Entry"]
     headings = [c.value for c in sheet[1]]
     expiry = date.today() + timedelta(days=800)  # noqa: DTZ011
-    for n in range(rows):
+    for n in range(offset, offset + rows):
         values = {
             "Submission Type": "New Device Model",
             "Manufacturer Name": "Bench Meters",
@@ -85,6 +85,7 @@ def main() -> int:
     parser.add_argument("--url", help="an already running server (needs --token)")
     parser.add_argument("--token", help="a bearer token of a dcc or secas party")
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--repeat", type=int, default=3, help="uploads timed (best is shown)")
     args = parser.parse_args()
 
     server = None
@@ -119,19 +120,38 @@ def main() -> int:
                 template = http.get("/api/v1/template").content
                 content = build(template, args.rows)
                 parse = parse_time(content)
-                started = time.perf_counter()
-                response = http.post(
+                headers = {"Authorization": f"Bearer {token}"}
+                # A first small upload pays the one-time costs (imports, statement caches),
+                # so the figures are the steady state a busy server shows.
+                warm = http.post(
                     "/api/v1/submissions",
-                    files={"file": ("bench.xlsx", content, "application/octet-stream")},
-                    headers={"Authorization": f"Bearer {token}"},
+                    files={"file": ("warm.xlsx", build(template, 10, offset=10**6), "x")},
+                    headers=headers,
                 )
-                upload = time.perf_counter() - started
+                assert warm.status_code == 201, warm.text
+                upload = float("inf")
+                for attempt in range(args.repeat):
+                    # Each attempt uploads new Device Models (another firmware range).
+                    body = (
+                        content
+                        if attempt == 0
+                        else build(template, args.rows, offset=attempt * args.rows)
+                    )
+                    started = time.perf_counter()
+                    response = http.post(
+                        "/api/v1/submissions",
+                        files={"file": ("bench.xlsx", body, "application/octet-stream")},
+                        headers=headers,
+                    )
+                    upload = min(upload, time.perf_counter() - started)
+                    if response.status_code != 201:
+                        break
             if response.status_code != 201:
                 print(f"upload failed: {response.status_code} {response.text[:500]}")
                 return 1
             print(f"rows:                 {args.rows}")
             print(f"workbook size:        {len(content) / 1024 / 1024:.2f} MB")
-            print(f"upload wall time:     {upload:.3f} s")
+            print(f"upload wall time:     {upload:.3f} s (best of {args.repeat}, after a warm-up)")
             print(f"calamine parse only:  {parse:.3f} s")
             print(f"ratio upload/parse:   {upload / parse:.2f}")
             if server is not None:
