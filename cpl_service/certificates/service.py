@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -72,8 +73,27 @@ def list_certificates(
         .limit(limit)
         .offset(offset)
     ).all()
-    views = [CertificateView(c, [e.entry_id for e in _relying(session, c)]) for c in page]
+    relying = _relying_ids(session, page)
+    views = [CertificateView(c, relying.get((c.kind, c.number), [])) for c in page]
     return views, int(total)
+
+
+def _relying_ids(
+    session: Session, certificates: Sequence[AssuranceCertificate]
+) -> dict[tuple[str, str], list[str]]:
+    """Entry IDs relying on each certificate of a page: one query per kind, not per row."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for kind, column_name in NUMBER_COLUMN.items():
+        numbers = [c.number for c in certificates if c.kind == kind]
+        if not numbers:
+            continue
+        column = getattr(Entry, column_name)
+        rows = session.exec(
+            select(column, Entry.entry_id).where(column.in_(numbers)).order_by(col(Entry.id))
+        ).all()
+        for number, entry_id in rows:
+            found.setdefault((kind, number), []).append(entry_id)
+    return found
 
 
 def _kind(kind: str) -> str:

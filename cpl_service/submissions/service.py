@@ -9,8 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from cryptography import x509
+from sqlalchemy import func, text, tuple_
 from sqlalchemy import select as sa_select
-from sqlalchemy import text, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, select
 
@@ -266,6 +266,7 @@ def _store(
                 created_at=now,
             )
         )
+    # A supplier's own firmware update needs no separate supplier confirmation.
     confirmed_by_submitter = party.role == Role.SUPPLIER
     ids = reserve_entry_ids(session, len(report.entries))
     rows = []
@@ -283,7 +284,8 @@ def _store(
             updated_at=now,
             supplier_confirmation_ref=(
                 f"submitted by supplier {party.name}"
-                if confirmed_by_submitter and values.get("submission_type") == "Firmware Update"
+                if confirmed_by_submitter
+                and values.get("submission_type") == entries.FIRMWARE_UPDATE
                 else None
             ),
         )
@@ -395,6 +397,24 @@ def entry_summaries(session: Session, submission: Submission) -> list[dict[str, 
     return [dict(row._mapping) for row in rows]
 
 
+def status_overview(
+    session: Session, submission_ids: Sequence[int]
+) -> dict[int, tuple[set[str], int]]:
+    """For each submission: the statuses of its entries and how many there are (one query)."""
+    table = SQLModel.metadata.tables["entry"]
+    rows = session.connection().execute(
+        sa_select(table.c.submission_id, table.c.status, func.count())
+        .where(table.c.submission_id.in_(submission_ids))
+        .group_by(table.c.submission_id, table.c.status)
+    )
+    overview: dict[int, tuple[set[str], int]] = {sid: (set(), 0) for sid in submission_ids}
+    for submission_id, status, count in rows:
+        statuses, total = overview[submission_id]
+        statuses.add(status)
+        overview[submission_id] = (statuses, total + count)
+    return overview
+
+
 def submission_status(statuses: set[str]) -> str:
     """pending_review while any entry waits; otherwise approved, rejected or mixed."""
     if EntryStatus.PENDING_REVIEW.value in statuses:
@@ -416,8 +436,6 @@ def visible_submission(*, session: Session, party: Party, submission_id: int) ->
 def list_submissions(
     *, session: Session, party: Party, limit: int, offset: int
 ) -> tuple[list[Submission], int]:
-    from sqlalchemy import func
-
     query = select(Submission)
     if party.role != Role.SECAS:
         query = query.where(Submission.party_id == party.id)

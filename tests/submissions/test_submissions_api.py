@@ -349,7 +349,12 @@ def test_submission_visibility_and_roles(client: TestClient, make_party: MakePar
     assert client.get(url, headers=auth(rival)).status_code == 404
     assert client.get(url, headers=auth(secas)).status_code == 200
     assert client.get(f"{API}/submissions", headers=auth(rival)).json()["total"] == 0
-    assert client.get(f"{API}/submissions", headers=auth(secas)).json()["total"] == 1
+    listing = client.get(f"{API}/submissions", headers=auth(secas)).json()
+    assert listing["total"] == 1
+    assert (listing["items"][0]["entry_count"], listing["items"][0]["status"]) == (
+        1,
+        "pending_review",
+    )
     assert client.get(f"{API}/submissions/999999", headers=auth(secas)).status_code == 404
     assert upload(client, "cpl_nonsense", build_workbook([valid_row()])).status_code == 401
 

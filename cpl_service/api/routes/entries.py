@@ -19,7 +19,6 @@ from cpl_service.api.schemas import (
 from cpl_service.entries import service
 from cpl_service.entries.models import Entry
 from cpl_service.entries.workflow import EntryStatus
-from cpl_service.parties.models import Party
 
 router = APIRouter(prefix="/entries", tags=["entries"])
 
@@ -123,6 +122,3 @@ def remove_entry(
         reason=body.reason,
     )
     return _with_history(session, entry)
-
-
-__all__ = ["Party", "router"]

@@ -112,19 +112,20 @@ def list_submissions(
 ) -> SubmissionPage:
     """Your submissions (SECAS: everyone's), newest first."""
     page, total = service.list_submissions(session=session, party=party, limit=limit, offset=offset)
+    overview = service.status_overview(session, [s.id for s in page if s.id is not None])
     items = []
     for submission in page:
-        entries = service.submission_entries(session, submission)
         submitter = session.get(Party, submission.party_id)
         assert submission.id is not None
+        statuses, count = overview[submission.id]
         items.append(
             SubmissionSummary(
                 id=submission.id,
-                status=service.submission_status({e.status for e in entries}),
+                status=service.submission_status(statuses),
                 filename=submission.filename,
                 submitted_by=submitter.name if submitter else "unknown",
                 created_at=submission.created_at,
-                entry_count=len(entries),
+                entry_count=count,
             )
         )
     return SubmissionPage(items=items, total=total, limit=limit, offset=offset)
