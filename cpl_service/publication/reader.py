@@ -16,7 +16,7 @@ from typing import Any
 from python_calamine import CalamineWorkbook
 
 from cpl_service.errors import UnreadableWorkbookError, UploadTooLargeError
-from cpl_service.workbook.reader import MiB, ReadLimits, inspect_workbook
+from cpl_service.workbook.zipsafety import MiB, inspect_workbook
 
 SHEET_NAME = "CPL"
 # A whole CPL is larger than one submission: these caps leave room for 200,000 entries.
@@ -71,10 +71,12 @@ def read_cpl_sheet(
         raise UploadTooLargeError(f"{path.name} is larger than {max_bytes // MiB} MB.")
     content = path.read_bytes()
     # The same safety checks as uploads: bombs, entity tricks, encrypted or corrupt files.
-    limits = ReadLimits(
-        max_bytes=max_bytes, max_rows=max_rows, max_uncompressed_bytes=MAX_UNCOMPRESSED_BYTES
+    inspected = inspect_workbook(
+        content,
+        sheet_name=SHEET_NAME,
+        max_bytes=max_bytes,
+        max_uncompressed_bytes=MAX_UNCOMPRESSED_BYTES,
     )
-    inspected = inspect_workbook(content, limits=limits, sheet_name=SHEET_NAME)
     if not inspected.found:
         sheets = ", ".join(inspected.sheet_names) or "none"
         raise UnreadableWorkbookError(
