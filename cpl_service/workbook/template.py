@@ -12,7 +12,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
 from cpl_service.devices import DEVICE_TYPES, CertificateKind
-from cpl_service.workbook.checks import SUBMISSION_TYPES
+from cpl_service.workbook.context import SUBMISSION_TYPES
 from cpl_service.workbook.headings import COLUMNS, SHEET_NAME
 from cpl_service.workbook.specifications import SpecificationInfo
 
