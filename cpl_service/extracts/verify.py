@@ -21,7 +21,8 @@ from cryptography import x509
 
 from cpl_service.clock import utcnow
 from cpl_service.errors import CplError
-from cpl_service.signing.cms import check_validity, verify_detached_untimed
+from cpl_service.signing.chain import check_validity
+from cpl_service.signing.verify import verify_detached_untimed
 
 SCHEMA_NAME = "cpl-extract.v1.schema.json"
 REPOSITORY_SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / SCHEMA_NAME

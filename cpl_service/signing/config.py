@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 
-from cpl_service.signing.certificates import certificate_pem
+from cpl_service.signing.certificates import certificate_name, certificate_pem
 from cpl_service.signing.devpki import DEV_MARKER, init_dev_pki
 from cpl_service.signing.errors import SigningConfigError
 from cpl_service.signing.keys import Signer, load_file_signer
@@ -43,18 +43,14 @@ class LoadedSigner:
     development: bool
 
 
-def _describe(certificate: x509.Certificate) -> str:
-    return certificate.subject.rfc4514_string()
-
-
 def _check_links(chain: tuple[x509.Certificate, ...], source: str) -> None:
     for child, parent in itertools.pairwise(chain):
         try:
             child.verify_directly_issued_by(parent)
         except (ValueError, TypeError, InvalidSignature):
             raise SigningConfigError(
-                f"The certificate chain in {source} is broken: {_describe(child)} was not"
-                f" issued by {_describe(parent)}. List the signer's certificate first, then"
+                f"The certificate chain in {source} is broken: {certificate_name(child)} was not"
+                f" issued by {certificate_name(parent)}. List the signer's certificate first, then"
                 " each issuer in order."
             ) from None
 
@@ -63,12 +59,12 @@ def _check_signer_certificate(certificate: x509.Certificate, *, now: datetime) -
     start, end = certificate.not_valid_before_utc, certificate.not_valid_after_utc
     if now > end:
         raise SigningConfigError(
-            f"The signing certificate {_describe(certificate)} expired on {end.isoformat()};"
+            f"The signing certificate {certificate_name(certificate)} expired on {end.isoformat()};"
             " install a renewed key and certificate (CPL_SIGNING_KEY, CPL_SIGNING_CHAIN)."
         )
     if now < start:
         raise SigningConfigError(
-            f"The signing certificate {_describe(certificate)} is not valid before"
+            f"The signing certificate {certificate_name(certificate)} is not valid before"
             f" {start.isoformat()}; check the certificate or the system clock."
         )
     try:
@@ -77,7 +73,7 @@ def _check_signer_certificate(certificate: x509.Certificate, *, now: datetime) -
         usage = None
     if usage is None or not usage.digital_signature:
         raise SigningConfigError(
-            f"The signing certificate {_describe(certificate)} does not allow digital"
+            f"The signing certificate {certificate_name(certificate)} does not allow digital"
             " signatures (keyUsage digitalSignature); verifiers would reject every extract."
         )
     if end - now <= EXPIRY_WARNING:
@@ -85,7 +81,7 @@ def _check_signer_certificate(certificate: x509.Certificate, *, now: datetime) -
         log.warning(
             "The extract signing certificate %s expires on %s (in %d days); renew it before"
             " then, or publishing extracts will stop.",
-            _describe(certificate),
+            certificate_name(certificate),
             end.isoformat(),
             days,
         )
@@ -171,7 +167,7 @@ def load_configured_signer(
             " it directly, verifiers given only the root cannot verify extracts. Add the"
             " issuing CA to CPL_SIGNING_CHAIN."
         )
-    log.info("Extracts are signed by %s.", _describe(signer.certificate))
+    log.info("Extracts are signed by %s.", certificate_name(signer.certificate))
     return LoadedSigner(
         signer=signer, chain_pem=certificate_pem(list(signer.chain)), development=False
     )

@@ -170,9 +170,7 @@ def issue_certificate(
         )
     if issuer is not None:
         builder = builder.add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(
-                issuer.private_key.public_key()  # type: ignore[arg-type]
-            ),
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.private_key.public_key()),
             critical=False,
         )
     certificate = builder.sign(signing_key, hashes.SHA256())

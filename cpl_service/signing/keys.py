@@ -18,7 +18,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
-    PublicFormat,
     load_pem_private_key,
     pkcs12,
 )
@@ -73,14 +72,6 @@ class FileSigner:
         return self.private_key.sign(data, ec.ECDSA(hashes.SHA256()))
 
 
-def _public_der(key: object) -> bytes:
-    public_bytes = getattr(key, "public_bytes", None)
-    if public_bytes is None:
-        return b""
-    der: bytes = public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
-    return der
-
-
 def key_matches_certificate(key: PrivateKeyTypes, certificate: x509.Certificate) -> bool:
     """Whether a private key belongs to a certificate.
 
@@ -91,7 +82,8 @@ def key_matches_certificate(key: PrivateKeyTypes, certificate: x509.Certificate)
     Returns:
         True if the key's public half is the certificate's public key.
     """
-    return _public_der(key.public_key()) == _public_der(certificate.public_key())
+    # cryptography's public keys compare by value (a key of another type is never equal).
+    return key.public_key() == certificate.public_key()
 
 
 def order_chain(

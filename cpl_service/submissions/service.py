@@ -128,7 +128,7 @@ def _check_documents(documents: Sequence[UploadedDocument], settings: Settings) 
 def _verify_signature(
     session: Session, party: Party, content: bytes, signature: bytes | None, now: datetime
 ) -> None:
-    from cpl_service.signing.cms import verify_with_registered
+    from cpl_service.signing.verify import verify_with_registered
 
     if not signature:
         raise SignatureError(
