@@ -20,9 +20,11 @@ BANNER = (
 )
 
 
-def _pki_init_dev(args: argparse.Namespace, _settings: Settings) -> int:
+def _pki_init_dev(args: argparse.Namespace, settings: Settings) -> int:
     from cpl_service.signing.devpki import init_dev_pki
 
+    if args.pkcs11 is not None:
+        return _pki_init_dev_token(args, settings)
     pki = init_dev_pki(Path(args.directory))
     print(BANNER)
     print(f"root CA certificate:     {pki.root_path}")
@@ -34,6 +36,32 @@ def _pki_init_dev(args: argparse.Namespace, _settings: Settings) -> int:
     print(
         f"to use it: CPL_SIGNING_KEY={pki.key_path} CPL_SIGNING_CHAIN={pki.chain_path};"
         f" verifiers trust {pki.root_path}"
+    )
+    print(BANNER)
+    return 0
+
+
+def _pki_init_dev_token(args: argparse.Namespace, settings: Settings) -> int:
+    from cpl_service.signing.devtoken import init_dev_token_pki
+
+    password = settings.signing_key_password
+    pki = init_dev_token_pki(
+        Path(args.directory),
+        uri_text=args.pkcs11,
+        module=args.pkcs11_module or settings.pkcs11_module,
+        pin=password.get_secret_value() if password is not None else None,
+    )
+    print(BANNER)
+    print(f"root CA certificate:     {pki.root_path}")
+    print(f"issuing CA certificate:  {pki.issuing_ca_path}")
+    print(f"signer certificate:      {pki.signer_path}")
+    print(f"signer private key:      {pki.key_uri}  (generated inside the token; not exportable)")
+    print(f"signer chain:            {pki.chain_path}")
+    print(f"signer valid until:      {pki.signer.not_valid_after_utc.isoformat()}")
+    print(
+        f"to use it: CPL_SIGNING_KEY='{pki.key_uri}' CPL_PKCS11_MODULE={pki.module}"
+        f" CPL_SIGNING_CHAIN={pki.chain_path} and the PIN in CPL_SIGNING_KEY_PASSWORD (or"
+        f" pin-source in the URI); verifiers trust {pki.root_path}"
     )
     print(BANNER)
     return 0
@@ -100,6 +128,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "init-dev", help="create a DEVELOPMENT ONLY root CA, issuing CA and signing key"
     )
     init_dev.add_argument("directory", metavar="DIR")
+    init_dev.add_argument(
+        "--pkcs11",
+        metavar="URI",
+        help="generate the signing key inside the PKCS#11 token named by this pkcs11: URI"
+        " (token=LABEL, optional object=KEY-LABEL, id=, pin-source=file:PATH); the PIN may"
+        " instead come from CPL_SIGNING_KEY_PASSWORD",
+    )
+    init_dev.add_argument(
+        "--pkcs11-module",
+        type=Path,
+        metavar="MODULE.so",
+        help="the PKCS#11 module (default: CPL_PKCS11_MODULE, or the URI's module-path)",
+    )
     init_dev.set_defaults(handler=_pki_init_dev)
 
     extract = sub.add_parser("extract", help="signed CPL extracts").add_subparsers(
