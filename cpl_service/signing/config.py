@@ -132,6 +132,40 @@ def _anchor_name(chain: tuple[x509.Certificate, ...]) -> x509.Name:
     return chain[-1].issuer
 
 
+def _authority_key_id(certificate: x509.Certificate) -> bytes | None:
+    try:
+        extension = certificate.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier)
+    except x509.ExtensionNotFound:
+        return None
+    return extension.value.key_identifier
+
+
+def _issued_within(certificate: x509.Certificate, chain: tuple[x509.Certificate, ...]) -> bool:
+    for candidate in chain:
+        try:
+            certificate.verify_directly_issued_by(candidate)
+        except (ValueError, TypeError, InvalidSignature):
+            continue
+        return True
+    return False
+
+
+def same_root(first: tuple[x509.Certificate, ...], second: tuple[x509.Certificate, ...]) -> bool:
+    """Whether two signer chains (each signer first) lead to the same root.
+
+    True when one chain's top certificate was issued by a certificate of the other;
+    otherwise the tops must name the same issuer and, where both carry an
+    authorityKeyIdentifier, the same issuer key.
+    """
+    top_first, top_second = first[-1], second[-1]
+    if _issued_within(top_first, second) or _issued_within(top_second, first):
+        return True
+    if top_first.issuer != top_second.issuer:
+        return False
+    keys = _authority_key_id(top_first), _authority_key_id(top_second)
+    return None in keys or keys[0] == keys[1]
+
+
 def _load_previous(
     paths: Sequence[Path], current: tuple[x509.Certificate, ...], *, now: datetime
 ) -> tuple[tuple[x509.Certificate, ...], ...]:
@@ -147,7 +181,7 @@ def _load_previous(
                 f"The previous signer chain {path} repeats the signer {_describe(signer)};"
                 " list each earlier signer once, and not the current one."
             )
-        if _anchor_name(chain) != _anchor_name(current):
+        if not same_root(chain, current):
             raise SigningConfigError(
                 f"The previous signer chain {path} leads to {_anchor_name(chain).rfc4514_string()},"
                 f" not to the current signer's root {_anchor_name(current).rfc4514_string()};"
