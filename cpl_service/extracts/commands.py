@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -119,6 +120,47 @@ def _extract_verify(args: argparse.Namespace, _settings: Settings) -> int:
     return 0
 
 
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("--every needs at least 1 second")
+    return value
+
+
+def _extract_follow(args: argparse.Namespace, _settings: Settings) -> int:
+    from cpl_service.extracts.follow import (
+        ExtractService,
+        Follower,
+        follow,
+        install_stop_handlers,
+    )
+    from cpl_service.signing.certificates import load_pem_certificates
+
+    token = _read(args.token_file, "token file").decode("utf-8").strip()
+    if not token:
+        raise InvalidInputError(f"the token file {args.token_file} is empty")
+    roots: list[x509.Certificate] = []
+    for path in args.ca:
+        roots += load_pem_certificates(_read(path, "CA file"), what=path)
+    stop = threading.Event()
+    if args.every is not None:
+        install_stop_handlers(stop)
+    service = ExtractService(args.url, token)
+    try:
+        follower = Follower(
+            service=service,
+            directory=Path(args.dir),
+            roots=roots,
+            acknowledge=args.acknowledge,
+        )
+        return int(follow(follower, every=args.every, out=sys.stdout, stop=stop))
+    finally:
+        service.close()
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `pki init-dev` and `extract verify` to the `cpl-service` parser."""
     pki = sub.add_parser("pki", help="signing credentials").add_subparsers(
@@ -171,3 +213,39 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="judge next_update at this RFC 3339 time or YYYY-MM-DD date (default: now)",
     )
     verify.set_defaults(handler=_extract_verify)
+
+    follow = extract.add_parser(
+        "follow",
+        help="keep a verified mirror of the published extracts (the DCC's client)",
+        description="Poll the latest extract, verify it (signature, chain to ROOT.pem, schema,"
+        " sequence, next_update, previous_sha256 chain) and write it atomically into DIR."
+        " Exit codes: 0 ok, 1 refused (signature, signer, schema, broken chain), 2 bad"
+        " arguments or damaged DIR, 3 rollback refused, 4 freeze refused, 5 service"
+        " unavailable.",
+    )
+    follow.add_argument(
+        "--url", required=True, metavar="BASE", help="the service, e.g. https://cpl.example"
+    )
+    follow.add_argument(
+        "--token-file", required=True, metavar="F", help="file holding the DCC's bearer token"
+    )
+    follow.add_argument(
+        "--ca",
+        metavar="ROOT.pem",
+        action="append",
+        required=True,
+        help="trusted root certificate(s), PEM; may be repeated",
+    )
+    follow.add_argument("--dir", required=True, metavar="DIR", help="the mirror directory")
+    follow.add_argument(
+        "--every",
+        type=_positive_seconds,
+        metavar="SECONDS",
+        help="keep polling, once every SECONDS, until SIGTERM (default: poll once)",
+    )
+    follow.add_argument(
+        "--acknowledge",
+        action="store_true",
+        help="post 'loaded' for each extract kept, 'rejected' with the reason for one refused",
+    )
+    follow.set_defaults(handler=_extract_follow)
