@@ -46,6 +46,8 @@ from cpl_service.extracts.verify import (
 API = "/api/v1"
 CURRENT = "current"
 TIMEOUT_SECONDS = 60.0
+# The most skipped extracts one poll fetches (years of daily extracts); beyond, refuse.
+MAX_GAP = 10_000
 
 
 class ExitCode(IntEnum):
@@ -406,6 +408,8 @@ class Follower:
             result = _refusal(FreezeError(exc.detail), offered)
         except CplError as exc:  # schema violations and other verification refusals
             result = _refusal(exc, offered)
+        except OSError as exc:  # the mirror directory cannot be written (full, read-only)
+            result = _refusal(MirrorStateError(f"cannot write to {self.directory}: {exc}"), None)
         newer = offered is not None and (kept is None or offered > kept.sequence)
         if self.acknowledge and result.code == ExitCode.REFUSED and offered is not None and newer:
             with contextlib.suppress(UnavailableError):
@@ -505,6 +509,12 @@ class Follower:
         return Fetched(sequence=sequence, payload=payload, signature=signature, document=document)
 
     def _fill_gap(self, kept: Kept, latest: Fetched) -> list[Fetched]:
+        if latest.sequence - kept.sequence - 1 > MAX_GAP:
+            raise BrokenChainError(
+                f"extract {latest.sequence} is {latest.sequence - kept.sequence - 1} extracts"
+                f" after the last one kept ({kept.sequence}); more than {MAX_GAP} cannot be"
+                " checked in one poll. Start a fresh mirror directory."
+            )
         gap: list[Fetched] = []
         previous = kept
         for sequence in range(kept.sequence + 1, latest.sequence):

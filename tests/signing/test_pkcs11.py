@@ -133,15 +133,15 @@ def test_init_dev_pkcs11_generates_the_key_inside_the_token(
     tmp_path: Path,
     softhsm: SoftHsm,
     capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     pin_file = tmp_path / "pin"
     pin_file.write_text(PIN)
-    monkeypatch.setenv("CPL_PKCS11_MODULE", str(softhsm.module))
     target = tmp_path / "dev"
+    module = ["--pkcs11-module", str(softhsm.module)]
     code = cli_main(
-        ["pki", "init-dev", str(target), "--pkcs11", f"pkcs11:token={TOKEN}?pin-source={pin_file}"]
-    )
+        ["pki", "init-dev", str(target), *module, "--pkcs11",
+         f"pkcs11:token={TOKEN}?pin-source={pin_file}"]
+    )  # fmt: skip
     out = capsys.readouterr().out
     assert code == 0
     assert sorted(p.name for p in target.iterdir()) == [
@@ -159,7 +159,8 @@ def test_init_dev_pkcs11_generates_the_key_inside_the_token(
         with pytest.raises(pkcs11.exceptions.AttributeSensitive):
             key[Attribute.VALUE]
     # A second run must not make a second key with the same label.
-    assert cli_main(["pki", "init-dev", str(tmp_path / "again"), "--pkcs11", URI]) == 2
+    assert cli_main(["pki", "init-dev", str(tmp_path / "again"), *module, "--pkcs11", URI]) == 2
+    assert "already holds an object" in capsys.readouterr().err
 
 
 def test_extract_signed_in_the_token_verifies_with_openssl_gnutls_and_ours(
