@@ -59,7 +59,14 @@ _SESSION_LOST = (
 
 
 def is_pkcs11_uri(value: object) -> bool:
-    """Whether a `CPL_SIGNING_KEY` value is a `pkcs11:` URI rather than a file path."""
+    """Whether a `CPL_SIGNING_KEY` value is a `pkcs11:` URI rather than a file path.
+
+    Args:
+        value: The setting's value (a path or text).
+
+    Returns:
+        True for text starting with `pkcs11:` (any case).
+    """
     return isinstance(value, str) and value.lower().startswith(URI_SCHEME)
 
 
@@ -129,8 +136,9 @@ def parse_pkcs11_uri(uri: str) -> Pkcs11Uri:
             name, equals, value = item.partition("=")
             name = name.strip().lower()
             if not equals or name not in known:
+                # Only the name is repeated: the value may be a mistyped PIN.
                 raise SigningConfigError(
-                    f"The pkcs11: URI has an unknown or malformed attribute {item!r}; expected"
+                    f"The pkcs11: URI has an unknown or malformed attribute {name!r}; expected"
                     " e.g. pkcs11:token=LABEL;object=KEY-LABEL?pin-source=file:/path (RFC 7512)."
                 )
             if name in seen:
@@ -167,7 +175,16 @@ def parse_pkcs11_uri(uri: str) -> Pkcs11Uri:
 
 
 def format_pkcs11_uri(*, token: str, object_label: str, key_id: bytes | None = None) -> str:
-    """The `pkcs11:` URI of a private key (percent-encoding as RFC 7512 asks)."""
+    """The `pkcs11:` URI of a private key (percent-encoding as RFC 7512 asks).
+
+    Args:
+        token: The token label.
+        object_label: The key's CKA_LABEL.
+        key_id: The key's CKA_ID, if it should be named too.
+
+    Returns:
+        For example `pkcs11:token=CPL;object=signer;id=%01;type=private`.
+    """
     parts = [f"token={quote(token, safe='')}", f"object={quote(object_label, safe='')}"]
     if key_id is not None:
         parts.append("id=" + "".join(f"%{b:02x}" for b in key_id))

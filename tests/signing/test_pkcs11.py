@@ -4,6 +4,8 @@ extracts signed through it that stock OpenSSL and GnuTLS verify."""
 from __future__ import annotations
 
 import logging
+import re
+import shutil
 import subprocess
 from datetime import timedelta
 from pathlib import Path
@@ -33,7 +35,7 @@ from cpl_service.signing.pkcs11 import (
 from tests.conftest import MakeParty, auth
 from tests.server import running_server
 from tests.signing.conftest import NOW, make_extract, payload_of
-from tests.softhsm import PIN, TOKEN, SoftHsm, require_tool
+from tests.softhsm import INSTALL, PIN, TOKEN, SoftHsm, require_tool, softhsm_module
 
 URI = f"pkcs11:token={TOKEN};object=cpl-dev-signer"
 
@@ -84,6 +86,20 @@ def test_uri_parses(uri: str, expected: Pkcs11Uri) -> None:
 def test_bad_uri_is_refused(uri: str, message: str) -> None:
     with pytest.raises(SigningConfigError, match=message):
         parse_pkcs11_uri(uri)
+
+
+def test_uri_errors_do_not_echo_values() -> None:
+    with pytest.raises(SigningConfigError) as refused:
+        parse_pkcs11_uri("pkcs11:object=k?pin-valu=s3cret")
+    assert "pin-valu" in refused.value.detail and "s3cret" not in refused.value.detail
+
+
+def test_missing_softhsm_fails_with_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shutil, "which", lambda _name: None)
+    with pytest.raises(pytest.fail.Exception, match=re.escape(INSTALL)):
+        softhsm_module()
+    with pytest.raises(pytest.fail.Exception, match="certtool is not installed"):
+        require_tool("certtool")
 
 
 def test_pin_comes_from_the_file_or_the_password_but_not_both(tmp_path: Path) -> None:
