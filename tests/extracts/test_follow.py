@@ -13,7 +13,6 @@ from pathlib import Path
 import httpx
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from cpl_service.cli import main as cli_main
 from cpl_service.clock import utcnow
@@ -29,11 +28,19 @@ from cpl_service.extracts.follow import (
 )
 from cpl_service.signing.certificates import certificate_pem
 from cpl_service.signing.cms import sign_detached, verify_detached_untimed
-from cpl_service.signing.devpki import DOCUMENT_SIGNING, DevPki, init_dev_pki, issue_certificate
+from cpl_service.signing.devpki import (
+    DOCUMENT_SIGNING,
+    DevPki,
+    certify_public_key,
+    dev_name,
+    init_dev_pki,
+)
 from cpl_service.signing.keys import load_file_signer
+from cpl_service.signing.pkcs11 import generate_p256_key
 from tests.conftest import MakeParty, auth
 from tests.extracts.proxy import Reply, tampering_proxy
 from tests.server import running_server
+from tests.softhsm import PIN, TOKEN, SoftHsm
 
 API = "/api/v1"
 
@@ -348,27 +355,35 @@ def test_damaged_mirror_is_reported(service: Service, mirror: Path) -> None:
     assert (result.code, result.reason) == (ExitCode.CONFIG, "mirror-damaged")
 
 
-def test_following_through_a_signer_rotation(
-    service: Service, settings: Settings, mirror: Path, tmp_path: Path
+def test_following_through_a_signer_rotation_into_an_hsm(
+    service: Service, settings: Settings, mirror: Path, tmp_path: Path, softhsm: SoftHsm
 ) -> None:
     service.publish()
     assert _poll(service, mirror).kept == (1,)
 
-    # SECAS installs a second signer from the same issuing CA; the first stays listed.
-    second = issue_certificate(
-        "CPL DEVELOPMENT ONLY Extract Signer 2",
+    # SECAS moves the signing key into a hardware module: a new key generated in the token,
+    # certified by the same issuing CA; the file signer stays listed as the previous one.
+    public_key = generate_p256_key(
+        module=softhsm.module, token_label=TOKEN, pin=PIN, label="signer-2", key_id=b"\x02"
+    )
+    second = certify_public_key(
+        public_key,
+        dev_name("CPL DEVELOPMENT ONLY Extract Signer 2"),
         issuer=service.pki.issuing_ca,
         not_before=utcnow() - timedelta(hours=1),
         not_after=utcnow() + timedelta(days=365),
         extended_key_usage=[DOCUMENT_SIGNING],
     )
-    key = tmp_path / "signer-2.key"
-    key.write_bytes(
-        second.private_key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
-    )
     chain = tmp_path / "chain-2.pem"
-    chain.write_bytes(certificate_pem([second.certificate, service.pki.issuing_ca.certificate]))
-    env = _signing_env(key, chain, previous=str(service.pki.chain_path))
+    chain.write_bytes(certificate_pem([second, service.pki.issuing_ca.certificate]))
+    env = {
+        **softhsm.env,
+        "CPL_SIGNING_KEY": f"pkcs11:token={TOKEN};object=signer-2",
+        "CPL_SIGNING_KEY_PASSWORD": PIN,
+        "CPL_SIGNING_CHAIN": str(chain),
+        "CPL_PKCS11_MODULE": str(softhsm.module),
+        "CPL_SIGNING_PREVIOUS_CHAINS": str(service.pki.chain_path),
+    }
     with running_server(settings, tmp_path / "server-2.log", env=env) as url:
         rotated = Service(url=url, pki=service.pki, secas=service.secas, dcc=service.dcc)
         rotated.publish()
@@ -384,9 +399,9 @@ def test_following_through_a_signer_rotation(
         ).signer
         for n in (1, 2)
     ]
-    assert signers == [service.pki.signer.certificate, second.certificate]
+    assert signers == [service.pki.signer.certificate, second]
     assert [(s["subject"], s["current"]) for s in listing["signers"]] == [
-        (second.certificate.subject.rfc4514_string(), True),
+        (second.subject.rfc4514_string(), True),
         (service.pki.signer.certificate.subject.rfc4514_string(), False),
     ]
 
