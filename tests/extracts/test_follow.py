@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -169,6 +172,31 @@ def test_follow_keeps_a_verified_mirror_and_acknowledges(
         "cpl-extract-1.json", "cpl-extract-1.p7s", "cpl-extract-2.json", "cpl-extract-2.p7s",
         CURRENT,
     ]  # fmt: skip
+
+
+def test_every_polls_until_sigterm_one_line_per_poll(
+    service: Service, mirror: Path, tmp_path: Path
+) -> None:
+    service.publish()
+    token_file = tmp_path / "dcc.token"
+    token_file.write_text(service.dcc)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cpl_service.cli", "extract", "follow", "--url", service.url,
+         "--token-file", str(token_file), "--ca", str(service.pki.root_path),
+         "--dir", str(mirror), "--every", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline(), process.stdout.readline()]
+        process.send_signal(signal.SIGTERM)
+        rest, _errors = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0
+    assert " status=kept " in lines[0] and " status=unchanged " in lines[1]
+    assert all(line.startswith("time=") for line in [*lines, *rest.splitlines()])
 
 
 def test_nothing_published_yet_is_not_an_error(service: Service, mirror: Path) -> None:
