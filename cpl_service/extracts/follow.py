@@ -36,7 +36,7 @@ import httpx
 from cryptography import x509
 
 from cpl_service.clock import rfc3339, utcnow
-from cpl_service.errors import CplError, SignatureError
+from cpl_service.errors import CplError
 from cpl_service.extracts.verify import (
     ExtractExpiredError,
     ExtractSequenceError,
@@ -400,13 +400,11 @@ class Follower:
             return self._answer(kept, response)
         except FollowError as exc:
             result = _refusal(exc, offered)
-        except SignatureError as exc:
-            result = _refusal(exc, offered)
         except ExtractSequenceError as exc:
             result = _refusal(RollbackError(exc.detail), offered)
         except ExtractExpiredError as exc:
             result = _refusal(FreezeError(exc.detail), offered)
-        except CplError as exc:  # schema violations and other verification refusals
+        except CplError as exc:  # signature, signer, schema and other verification refusals
             result = _refusal(exc, offered)
         except OSError as exc:  # the mirror directory cannot be written (full, read-only)
             result = _refusal(MirrorStateError(f"cannot write to {self.directory}: {exc}"), None)
