@@ -21,6 +21,9 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cpl_service.signing.errors import MalformedSignatureError
 from cpl_service.signing.keys import Signer
 
+# RFC 5754 §2: the SHA-2 AlgorithmIdentifiers omit parameters (asn1crypto would add NULL).
+_SHA256 = algos.DigestAlgorithm({"algorithm": "sha256", "parameters": None})
+
 
 def _signing_time_attribute(signing_time: datetime) -> cms.CMSAttribute:
     moment = signing_time.astimezone(UTC).replace(microsecond=0)
@@ -93,7 +96,7 @@ def sign_detached(content: bytes, signer: Signer, *, signing_time: datetime) -> 
                     )
                 }
             ),
-            "digest_algorithm": algos.DigestAlgorithm({"algorithm": "sha256"}),
+            "digest_algorithm": _SHA256,
             "signed_attrs": signed_attrs,
             "signature_algorithm": algos.SignedDigestAlgorithm(
                 {"algorithm": _signature_algorithm(signer.certificate)}
@@ -110,7 +113,7 @@ def sign_detached(content: bytes, signer: Signer, *, signing_time: datetime) -> 
     signed_data = cms.SignedData(
         {
             "version": "v1",
-            "digest_algorithms": [algos.DigestAlgorithm({"algorithm": "sha256"})],
+            "digest_algorithms": [_SHA256],
             "encap_content_info": {"content_type": "data"},
             "certificates": embedded,
             "signer_infos": [signer_info],

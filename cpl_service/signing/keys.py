@@ -147,7 +147,8 @@ def require_p256(key: object, *, source: str) -> ec.EllipticCurvePrivateKey:
     return key
 
 
-def _load_chain_file(path: Path) -> list[x509.Certificate]:
+def load_chain_file(path: Path) -> list[x509.Certificate]:
+    """Every certificate of a PEM chain file, in file order (refusing a non-PEM file)."""
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -242,7 +243,7 @@ def load_file_signer(
     else:
         key, bundled = _load_pem_key(data, key_path, password)
     ec_key = require_p256(key, source=str(key_path))
-    certificates = (_load_chain_file(chain_path) if chain_path else []) + bundled
+    certificates = (load_chain_file(chain_path) if chain_path else []) + bundled
     if not certificates:
         raise SigningConfigError(
             f"No certificate found for the signing key {key_path}; set CPL_SIGNING_CHAIN to a"

@@ -33,6 +33,7 @@ from cpl_service.extracts.models import Extract
 from cpl_service.parties.models import Role
 from cpl_service.parties.service import hash_token
 from cpl_service.signing.config import LoadedSigner
+from cpl_service.signing.listing import list_signers
 
 router = APIRouter(tags=["extracts"])
 
@@ -214,9 +215,40 @@ def acknowledge_extract(
     return _public(extract, settings.extract_ack_hours)
 
 
-@router.get("/signing/certificates")
-def signing_certificates(request: Request) -> Response:
-    """The signer's certificate chain (PEM), to verify extracts with."""
-    return Response(
-        loaded_signer(request).chain_pem, media_type="application/pem-certificate-chain"
+class SignerOut(BaseModel):
+    subject: str
+    issuer: str
+    serial_number: str
+    fingerprint_sha256: str
+    not_valid_before: datetime
+    not_valid_after: datetime
+    current: bool
+    chain_pem: str
+
+
+class SignersOut(BaseModel):
+    signers: list[SignerOut]
+
+
+@router.get(
+    "/signing/certificates",
+    responses={200: {"content": {"application/pem-certificate-chain": {}, "application/json": {}}}},
+)
+def signing_certificates(
+    request: Request,
+    accept: Annotated[str | None, Header()] = None,
+    format_: Annotated[Literal["pem", "json"] | None, Query(alias="format")] = None,
+) -> Response:
+    """The signer's certificate chain (PEM), to verify extracts with.
+
+    With `Accept: application/json` or `?format=json`: every signer, the current one first,
+    then earlier ones still valid for verifying older extracts (a rotation).
+    """
+    loaded = loaded_signer(request)
+    wants_json = format_ == "json" or (
+        format_ is None and accept is not None and "application/json" in accept
     )
+    if not wants_json:
+        return Response(loaded.chain_pem, media_type="application/pem-certificate-chain")
+    body = SignersOut(signers=[SignerOut(**vars(s)) for s in list_signers(loaded)])
+    return Response(body.model_dump_json(), media_type="application/json")
