@@ -9,13 +9,12 @@ from datetime import date, timedelta
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
-from cpl_service.certificates.models import AssuranceCertificate
+from cpl_service.certificates.models import AssuranceCertificate, CertificateStatus
 from cpl_service.clock import utcnow
 from cpl_service.db import update_one
 from cpl_service.devices import CertificateKind
-from cpl_service.entries.models import Entry
+from cpl_service.entries.models import Entry, EntryStatus
 from cpl_service.entries.service import Actor, annotate
-from cpl_service.entries.workflow import EntryStatus
 from cpl_service.errors import ConflictError, InvalidInputError, NotFoundError
 
 NUMBER_COLUMN = {
@@ -63,7 +62,7 @@ def list_certificates(
         horizon = today + timedelta(days=expiring_within_days)
         query = query.where(
             col(AssuranceCertificate.kind) == CertificateKind.CPA.value,
-            col(AssuranceCertificate.status) == "valid",
+            col(AssuranceCertificate.status) == CertificateStatus.VALID,
             (col(AssuranceCertificate.cpa_expiry_date) <= horizon)
             | (col(AssuranceCertificate.cpa_conditional_date) <= horizon),
         )
@@ -131,9 +130,9 @@ def revoke(
         update(AssuranceCertificate)
         .where(
             col(AssuranceCertificate.id) == certificate.id,
-            col(AssuranceCertificate.status) == "valid",
+            col(AssuranceCertificate.status) == CertificateStatus.VALID,
         )
-        .values(status="revoked", revoked_at=now, revocation_reason=reason.strip())
+        .values(status=CertificateStatus.REVOKED, revoked_at=now, revocation_reason=reason.strip())
     )
     if not update_one(session, guarded):
         session.rollback()
@@ -142,7 +141,7 @@ def revoke(
         )
     flagged: list[str] = []
     for entry in _relying(session, certificate):
-        if entry.status != EntryStatus.ACTIVE.value:
+        if entry.status != EntryStatus.ACTIVE:
             continue
         annotate(
             session=session,
@@ -173,7 +172,7 @@ def clear_conditional_date(
     certificate = get_certificate(session=session, kind=CertificateKind.CPA.value, number=number)
     if certificate.cpa_conditional_date is None:
         raise ConflictError(f"CPA certificate {certificate.number} has no conditional date.")
-    if certificate.status == "revoked":
+    if certificate.status == CertificateStatus.REVOKED:
         raise ConflictError(f"CPA certificate {certificate.number} is revoked.")
     now = utcnow()
     old = certificate.cpa_conditional_date

@@ -9,16 +9,14 @@ from typing import Any
 from sqlalchemy import func, or_, update
 from sqlmodel import Session, col, select
 
-from cpl_service.certificates.models import AssuranceCertificate
+from cpl_service.certificates.models import AssuranceCertificate, CertificateStatus
 from cpl_service.clock import utcnow
 from cpl_service.db import update_one
 from cpl_service.devices import CertificateKind
-from cpl_service.entries.models import Entry, EntryEvent
-from cpl_service.entries.workflow import REMOVAL_STATUSES, EntryStatus, allowed
+from cpl_service.entries.models import Entry, EntryEvent, EntryStatus, SubmissionType
+from cpl_service.entries.workflow import REMOVAL_STATUSES, allowed
 from cpl_service.errors import ConflictError, InvalidInputError, NotFoundError
 from cpl_service.parties.models import Party, Role
-
-FIRMWARE_UPDATE = "Firmware Update"
 
 
 @dataclass(frozen=True)
@@ -40,8 +38,8 @@ def record_event(
     action: str,
     actor: Actor,
     at: datetime,
-    from_status: str | None = None,
-    to_status: str | None = None,
+    from_status: EntryStatus | None = None,
+    to_status: EntryStatus | None = None,
     reason: str | None = None,
     panel_decision_ref: str | None = None,
 ) -> EntryEvent:
@@ -113,7 +111,7 @@ def transition(
             current_status=from_status,
         )
     values: dict[str, Any] = {
-        "status": to_status.value,
+        "status": to_status,
         "status_effective_at": at,
         "updated_at": at,
     }
@@ -143,7 +141,7 @@ def transition(
         actor=actor,
         at=at,
         from_status=from_status,
-        to_status=to_status.value,
+        to_status=to_status,
         reason=reason,
         panel_decision_ref=panel_decision_ref,
     )
@@ -171,7 +169,7 @@ def can_see(party: Party, entry: Entry) -> bool:
         return True
     if entry.submitted_by_party_id == party.id:
         return True
-    return party.role == Role.SUPPLIER and entry.submission_type == FIRMWARE_UPDATE
+    return party.role == Role.SUPPLIER and entry.submission_type == SubmissionType.FIRMWARE_UPDATE
 
 
 def visible_entry(*, session: Session, party: Party, entry_id: str) -> Entry:
@@ -213,7 +211,7 @@ def list_entries(
     if party.role not in (Role.SECAS, Role.DCC):
         visible = col(Entry.submitted_by_party_id) == party.id
         if party.role == Role.SUPPLIER:
-            visible = or_(visible, col(Entry.submission_type) == FIRMWARE_UPDATE)
+            visible = or_(visible, col(Entry.submission_type) == SubmissionType.FIRMWARE_UPDATE)
         query = query.where(visible)
     if filters.status:
         query = query.where(col(Entry.status) == filters.status.lower())
@@ -271,7 +269,7 @@ def approval_blockers(
         reasons.append(f"{entry.entry_id} is {entry.status}, not pending_review.")
         return reasons
     if (
-        entry.submission_type == FIRMWARE_UPDATE
+        entry.submission_type == SubmissionType.FIRMWARE_UPDATE
         and submitter_role == Role.MANUFACTURER
         and not entry.supplier_confirmation_ref
     ):
@@ -287,7 +285,7 @@ def approval_blockers(
         ).first()
         if certificate is None:
             continue
-        if certificate.status == "revoked":
+        if certificate.status == CertificateStatus.REVOKED:
             reasons.append(f"{entry.entry_id} relies on {kind} certificate {number}, revoked.")
         end = certificate.end_date if kind == CertificateKind.CPA else None
         if end is not None and end <= today:
@@ -352,7 +350,7 @@ def confirm_firmware_update(
     """A supplier confirms a manufacturer's firmware update matches agreed plans."""
     if not reference.strip():
         raise InvalidInputError("A supplier confirmation needs a reference.")
-    if entry.submission_type != FIRMWARE_UPDATE:
+    if entry.submission_type != SubmissionType.FIRMWARE_UPDATE:
         raise ConflictError(f"{entry.entry_id} is not a firmware update; nothing to confirm.")
     if entry.status != EntryStatus.PENDING_REVIEW:
         raise ConflictError(
@@ -363,7 +361,7 @@ def confirm_firmware_update(
         update(Entry)
         .where(
             col(Entry.id) == entry.id,
-            col(Entry.status) == EntryStatus.PENDING_REVIEW.value,
+            col(Entry.status) == EntryStatus.PENDING_REVIEW,
             col(Entry.supplier_confirmation_ref).is_(None),
         )
         .values(supplier_confirmation_ref=reference.strip(), updated_at=now)

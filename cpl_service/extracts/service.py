@@ -22,9 +22,9 @@ from cpl_service.config import Settings
 from cpl_service.db import is_postgres, update_one
 from cpl_service.errors import ConflictError, InvalidInputError, NotFoundError
 from cpl_service.extracts.canonical import canonical_json
-from cpl_service.extracts.models import Extract
+from cpl_service.extracts.models import ACKNOWLEDGEMENTS, DccStatus, Extract
+from cpl_service.extracts.rows import EXTRACT_FIELDS, public_entry
 from cpl_service.parties.models import Party
-from cpl_service.publication.rows import EXTRACT_FIELDS, public_entry
 from cpl_service.signing.cms import sign_detached
 from cpl_service.signing.keys import Signer
 
@@ -210,10 +210,11 @@ def get_extract(*, session: Session, sequence: int) -> Extract:
     return extract
 
 
-def dcc_status(extract: Extract, *, now: datetime, ack_hours: int) -> str:
+def dcc_status(extract: Extract, *, now: datetime, ack_hours: int) -> DccStatus:
     """pending, loaded, rejected, or overdue once pending for longer than `ack_hours`."""
-    if extract.dcc_status == "pending" and now - extract.issued_at > timedelta(hours=ack_hours):
-        return "overdue"
+    overdue = now - extract.issued_at > timedelta(hours=ack_hours)
+    if extract.dcc_status == DccStatus.PENDING and overdue:
+        return DccStatus.OVERDUE
     return extract.dcc_status
 
 
@@ -229,19 +230,21 @@ def acknowledge(
     *, session: Session, settings: Settings, sequence: int, status: str, detail: str | None
 ) -> Extract:
     """The DCC reports it loaded (or rejected) an extract; recorded once."""
-    if status not in ("loaded", "rejected"):
+    if status not in ACKNOWLEDGEMENTS:
         raise InvalidInputError("An acknowledgement status is 'loaded' or 'rejected'.")
-    if status == "rejected" and not (detail or "").strip():
+    if status == DccStatus.REJECTED and not (detail or "").strip():
         raise InvalidInputError("A rejection needs a detail saying what was wrong.")
     extract = get_extract(session=session, sequence=sequence)
-    if extract.dcc_status != "pending":
+    if extract.dcc_status != DccStatus.PENDING:
         raise ConflictError(f"Extract {sequence} was already acknowledged as {extract.dcc_status}.")
     from sqlalchemy import update
 
     guarded = (
         update(Extract)
-        .where(col(Extract.sequence) == sequence, col(Extract.dcc_status) == "pending")
-        .values(dcc_status=status, acknowledged_at=utcnow(), acknowledgement_detail=detail)
+        .where(col(Extract.sequence) == sequence, col(Extract.dcc_status) == DccStatus.PENDING)
+        .values(
+            dcc_status=DccStatus(status), acknowledged_at=utcnow(), acknowledgement_detail=detail
+        )
     )
     if not update_one(session, guarded):
         session.rollback()

@@ -20,12 +20,12 @@ from sqlalchemy import Engine, func, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from cpl_service.certificates.models import AssuranceCertificate
+from cpl_service.certificates.models import AssuranceCertificate, CertificateStatus
 from cpl_service.clock import utcnow
 from cpl_service.config import Settings
 from cpl_service.devices import CertificateKind
-from cpl_service.entries.models import Entry
-from cpl_service.extracts.models import Extract
+from cpl_service.entries.models import Entry, EntryStatus
+from cpl_service.extracts.models import ACKNOWLEDGEMENTS, DccStatus, Extract
 from cpl_service.notices import messages
 from cpl_service.notices.mail import (
     MailError,
@@ -34,7 +34,7 @@ from cpl_service.notices.mail import (
     build_message,
     transport_for,
 )
-from cpl_service.notices.models import Notice
+from cpl_service.notices.models import Notice, NoticeKind, NoticeStatus
 from cpl_service.notices.rules import (
     CertificateFacts,
     DueNotice,
@@ -45,23 +45,6 @@ from cpl_service.notices.rules import (
 from cpl_service.parties.models import Party
 
 log = logging.getLogger(__name__)
-
-
-class NoticeStatus(StrEnum):
-    QUEUED = "queued"
-    # Only on SQLite, between claiming a notice and recording the send's outcome.
-    SENDING = "sending"
-    SENT = "sent"
-    FAILED = "failed"
-
-
-class NoticeKind(StrEnum):
-    CPA_12M = "cpa_12m"
-    CPA_6M = "cpa_6m"
-    CPA_END = "cpa_end"
-    CPL_PUBLISHED = "cpl_published"
-    DCC_ACKNOWLEDGED = "dcc_acknowledged"
-    EXTRACT_OVERDUE = "extract_overdue"
 
 
 CPA_KIND = {
@@ -136,7 +119,7 @@ def queue_notice(
         "subject": composed.subject[: _LIMITS["subject"]],
         "body_text": composed.text,
         "body_html": composed.html,
-        "status": NoticeStatus.QUEUED.value,
+        "status": NoticeStatus.QUEUED,
         "attempts": 0,
         "created_at": utcnow(),
     }
@@ -216,7 +199,7 @@ def queue_due_cpa_notices(*, session: Session, as_of: date, settings: Settings) 
     """Queue the CPA notices due on `as_of`; returns how many were new. Does not commit."""
     active = session.exec(
         select(Entry).where(
-            Entry.status == "active", col(Entry.cpa_certificate_number).is_not(None)
+            Entry.status == EntryStatus.ACTIVE, col(Entry.cpa_certificate_number).is_not(None)
         )
     ).all()
     by_number: dict[str, list[Entry]] = defaultdict(list)
@@ -238,7 +221,7 @@ def queue_due_cpa_notices(*, session: Session, as_of: date, settings: Settings) 
             number=c.number,
             expiry_date=c.cpa_expiry_date,
             conditional_date=c.cpa_conditional_date,
-            revoked=c.status == "revoked",
+            revoked=c.status == CertificateStatus.REVOKED,
             notified=notified.get(c.id, frozenset()),
         )
         for c in certificates
@@ -316,7 +299,7 @@ def queue_publication_notice(*, session: Session, extract: Extract, settings: Se
 
 def queue_acknowledgement_notice(*, session: Session, extract: Extract, settings: Settings) -> int:
     """Queue "the DCC loaded (or rejected) CPL version N" to every party. Does not commit."""
-    if extract.dcc_status not in ("loaded", "rejected"):
+    if extract.dcc_status not in ACKNOWLEDGEMENTS:
         return 0
     return _queue_to_every_party(
         session=session,
@@ -332,7 +315,9 @@ def queue_overdue_alerts(*, session: Session, now: datetime, settings: Settings)
     """Queue an alert to SECAS for each extract pending longer than the DCC's window."""
     window = timedelta(hours=settings.extract_ack_hours)
     pending = session.exec(
-        select(Extract).where(Extract.dcc_status == "pending").order_by(col(Extract.sequence))
+        select(Extract)
+        .where(Extract.dcc_status == DccStatus.PENDING)
+        .order_by(col(Extract.sequence))
     ).all()
     queued = 0
     for extract in pending:
@@ -380,16 +365,16 @@ def _deliver(
         notice.last_error = error
         unavailable = isinstance(exc, MailUnavailableError)
         if not unavailable and notice.attempts >= MAX_ATTEMPTS:
-            notice.status = NoticeStatus.FAILED.value
+            notice.status = NoticeStatus.FAILED
             log.error("gave up on %s after %d attempts: %s", notice.key, notice.attempts, error)
             outcome = _Outcome.GAVE_UP
         else:
-            notice.status = NoticeStatus.QUEUED.value
+            notice.status = NoticeStatus.QUEUED
             log.warning("could not send %s (attempt %d): %s", notice.key, notice.attempts, error)
             outcome = _Outcome.UNAVAILABLE if unavailable else _Outcome.FAILED
         session.add(notice)
         return outcome, error
-    notice.status = NoticeStatus.SENT.value
+    notice.status = NoticeStatus.SENT
     notice.sent_at = now
     if note:
         notice.last_error = note[: _LIMITS["last_error"]]
@@ -406,7 +391,7 @@ def _send_locked(
     with Session(engine, expire_on_commit=False) as session:
         notice = session.exec(
             select(Notice)
-            .where(Notice.id == notice_id, Notice.status == NoticeStatus.QUEUED.value)
+            .where(Notice.id == notice_id, Notice.status == NoticeStatus.QUEUED)
             .with_for_update(skip_locked=True)
         ).first()
         if notice is None:
@@ -423,8 +408,8 @@ def _send_claimed(
     with engine.begin() as connection:
         claimed = connection.execute(
             update(Notice)
-            .where(col(Notice.id) == notice_id, col(Notice.status) == NoticeStatus.QUEUED.value)
-            .values(status=NoticeStatus.SENDING.value, last_attempt_at=utcnow())
+            .where(col(Notice.id) == notice_id, col(Notice.status) == NoticeStatus.QUEUED)
+            .values(status=NoticeStatus.SENDING, last_attempt_at=utcnow())
         )
         if claimed.rowcount != 1:
             return _Outcome.SKIPPED, None
@@ -442,10 +427,10 @@ def _release_stale_claims(engine: Engine) -> None:
         connection.execute(
             update(Notice)
             .where(
-                col(Notice.status) == NoticeStatus.SENDING.value,
+                col(Notice.status) == NoticeStatus.SENDING,
                 col(Notice.last_attempt_at) < cutoff,
             )
-            .values(status=NoticeStatus.QUEUED.value)
+            .values(status=NoticeStatus.QUEUED)
         )
 
 
@@ -456,9 +441,7 @@ def send_queued(*, engine: Engine, transport: Transport, settings: Settings) -> 
         _release_stale_claims(engine)
     with Session(engine) as session:
         ids = session.exec(
-            select(Notice.id)
-            .where(Notice.status == NoticeStatus.QUEUED.value)
-            .order_by(col(Notice.id))
+            select(Notice.id).where(Notice.status == NoticeStatus.QUEUED).order_by(col(Notice.id))
         ).all()
     sent = failed = gave_up = 0
     error: str | None = None
@@ -486,7 +469,7 @@ def send_queued(*, engine: Engine, transport: Transport, settings: Settings) -> 
 def count_waiting(engine: Engine) -> int:
     """How many notices are queued (or being sent) right now."""
     with Session(engine) as session:
-        waiting = [NoticeStatus.QUEUED.value, NoticeStatus.SENDING.value]
+        waiting = [NoticeStatus.QUEUED, NoticeStatus.SENDING]
         return session.exec(
             select(func.count()).select_from(Notice).where(col(Notice.status).in_(waiting))
         ).one()

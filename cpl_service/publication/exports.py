@@ -29,11 +29,11 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from cpl_service.clock import rfc3339, utcnow
-from cpl_service.entries.models import Entry
+from cpl_service.entries.models import Entry, EntryStatus
+from cpl_service.extracts.rows import STATUS_WORDS
 from cpl_service.publication.rows import (
     COLUMNS,
     HEADINGS,
-    STATUS_WORDS,
     Column,
     naive_utc,
     neutralise,
@@ -209,7 +209,7 @@ def _about_sheet(
     workbook: Workbook,
     *,
     generated_at: datetime,
-    counts: dict[str, int],
+    counts: dict[EntryStatus, int],
     publication: Publication | None,
     changes: int,
 ) -> None:

@@ -25,9 +25,11 @@ from cpl_service.clock import utcnow
 from cpl_service.db import is_postgres
 from cpl_service.devices import CertificateKind, find_device_type, is_unlisted_device
 from cpl_service.entries.models import LIVE_STATUSES_SQL, Entry, EntryEvent, format_entry_id
+from cpl_service.entries.workflow import REMOVAL_STATUSES as REMOVED_STATUSES
 from cpl_service.errors import ConflictError, InvalidInputError, WorkbookRejectedError
+from cpl_service.extracts.rows import internal_status
 from cpl_service.publication.reader import SheetRow, heading_key, read_cpl_sheet
-from cpl_service.publication.rows import REMOVED_STATUSES, internal_status, restore
+from cpl_service.publication.rows import restore
 from cpl_service.specifications.models import TechnicalSpecification
 from cpl_service.workbook.specifications import specification_key
 

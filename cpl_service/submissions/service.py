@@ -19,8 +19,13 @@ from cpl_service.clock import utcnow
 from cpl_service.config import Settings
 from cpl_service.devices import CertificateKind
 from cpl_service.entries import service as entries
-from cpl_service.entries.models import Entry, format_entry_id
-from cpl_service.entries.workflow import EntryStatus
+from cpl_service.entries.models import (
+    LIVE_STATUSES,
+    Entry,
+    EntryStatus,
+    SubmissionType,
+    format_entry_id,
+)
 from cpl_service.errors import (
     ConflictError,
     NotFoundError,
@@ -31,7 +36,7 @@ from cpl_service.errors import (
 )
 from cpl_service.parties.models import Party, PartyCertificate, Role
 from cpl_service.specifications.models import TechnicalSpecification
-from cpl_service.submissions.models import Submission, SubmissionDocument
+from cpl_service.submissions.models import Submission, SubmissionDocument, SubmissionStatus
 from cpl_service.workbook.checks import (
     CheckContext,
     CheckReport,
@@ -52,7 +57,6 @@ IDENTITY_COLUMNS = (
     "physical_device_type",
 )
 SUMMARY_COLUMNS = ("entry_id", "status", *IDENTITY_COLUMNS, "model_name")
-LIVE = (EntryStatus.PENDING_REVIEW.value, EntryStatus.ACTIVE.value)
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,7 @@ def _context(session: Session, party: Party, rows: Sequence[Any], today: Any) ->
     entry_table = SQLModel.metadata.tables["entry"]
     live = session.connection().execute(
         sa_select(*(entry_table.c[name] for name in IDENTITY_COLUMNS)).where(
-            entry_table.c.status.in_(LIVE)
+            entry_table.c.status.in_(LIVE_STATUSES)
         )
     )
     cpa = session.exec(
@@ -277,7 +281,7 @@ def _store(
             entry_id=format_entry_id(pk),
             submission_id=submission.id,
             submitted_by_party_id=party.id,
-            status=EntryStatus.PENDING_REVIEW.value,
+            status=EntryStatus.PENDING_REVIEW,
             status_effective_at=now,
             removal_proposed=False,
             created_at=now,
@@ -285,7 +289,7 @@ def _store(
             supplier_confirmation_ref=(
                 f"submitted by supplier {party.name}"
                 if confirmed_by_submitter
-                and values.get("submission_type") == entries.FIRMWARE_UPDATE
+                and values.get("submission_type") == SubmissionType.FIRMWARE_UPDATE
                 else None
             ),
         )
@@ -299,7 +303,7 @@ def _store(
                 "entry_pk": pk,
                 "action": "submitted",
                 "from_status": None,
-                "to_status": EntryStatus.PENDING_REVIEW.value,
+                "to_status": EntryStatus.PENDING_REVIEW,
                 "actor_party_id": party.id,
                 "actor_name": party.name,
                 "at": now,
@@ -399,7 +403,7 @@ def entry_summaries(session: Session, submission: Submission) -> list[dict[str, 
 
 def status_overview(
     session: Session, submission_ids: Sequence[int]
-) -> dict[int, tuple[set[str], int]]:
+) -> dict[int, tuple[set[EntryStatus], int]]:
     """For each submission: the statuses of its entries and how many there are (one query)."""
     table = SQLModel.metadata.tables["entry"]
     rows = session.connection().execute(
@@ -407,7 +411,7 @@ def status_overview(
         .where(table.c.submission_id.in_(submission_ids))
         .group_by(table.c.submission_id, table.c.status)
     )
-    overview: dict[int, tuple[set[str], int]] = {sid: (set(), 0) for sid in submission_ids}
+    overview: dict[int, tuple[set[EntryStatus], int]] = {sid: (set(), 0) for sid in submission_ids}
     for submission_id, status, count in rows:
         statuses, total = overview[submission_id]
         statuses.add(status)
@@ -415,15 +419,15 @@ def status_overview(
     return overview
 
 
-def submission_status(statuses: set[str]) -> str:
+def submission_status(statuses: set[EntryStatus]) -> SubmissionStatus:
     """pending_review while any entry waits; otherwise approved, rejected or mixed."""
-    if EntryStatus.PENDING_REVIEW.value in statuses:
-        return "pending_review"
-    if statuses == {EntryStatus.REJECTED.value}:
-        return "rejected"
-    if EntryStatus.REJECTED.value in statuses:
-        return "partially_approved"
-    return "approved"
+    if EntryStatus.PENDING_REVIEW in statuses:
+        return SubmissionStatus.PENDING_REVIEW
+    if statuses == {EntryStatus.REJECTED}:
+        return SubmissionStatus.REJECTED
+    if EntryStatus.REJECTED in statuses:
+        return SubmissionStatus.PARTIALLY_APPROVED
+    return SubmissionStatus.APPROVED
 
 
 def visible_submission(*, session: Session, party: Party, submission_id: int) -> Submission:
@@ -451,9 +455,7 @@ def approve_submission(
     now = utcnow()
     submitter = session.get(Party, submission.party_id)
     pending = [
-        e
-        for e in submission_entries(session, submission)
-        if e.status == EntryStatus.PENDING_REVIEW.value
+        e for e in submission_entries(session, submission) if e.status == EntryStatus.PENDING_REVIEW
     ]
     if not pending:
         raise ConflictError(f"Submission {submission.id} has no entry pending review.")
