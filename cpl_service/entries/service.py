@@ -9,26 +9,14 @@ from typing import Any
 from sqlalchemy import func, or_, update
 from sqlmodel import Session, col, select
 
-from cpl_service.certificates.models import AssuranceCertificate, CertificateStatus
-from cpl_service.clock import utcnow
+from cpl_service.certificates.models import CertificateStatus
+from cpl_service.certificates.service import find_certificate
 from cpl_service.db import update_one
 from cpl_service.devices import CertificateKind
 from cpl_service.entries.models import Entry, EntryEvent, EntryStatus, SubmissionType
 from cpl_service.entries.workflow import REMOVAL_STATUSES, allowed
 from cpl_service.errors import ConflictError, InvalidInputError, NotFoundError
-from cpl_service.parties.models import Party, Role
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who made a change, as recorded in the history."""
-
-    party_id: int | None
-    name: str
-
-    @classmethod
-    def of(cls, party: Party) -> Actor:
-        return cls(party_id=party.id, name=party.name)
+from cpl_service.parties.models import Actor, Party, Role
 
 
 def record_event(
@@ -191,7 +179,7 @@ def history(*, session: Session, entry: Entry) -> list[EntryEvent]:
 
 @dataclass(frozen=True)
 class EntryFilters:
-    status: str | None = None
+    status: EntryStatus | None = None
     device_type: str | None = None
     manufacturer_id: str | None = None
     q: str | None = None
@@ -214,7 +202,7 @@ def list_entries(
             visible = or_(visible, col(Entry.submission_type) == SubmissionType.FIRMWARE_UPDATE)
         query = query.where(visible)
     if filters.status:
-        query = query.where(col(Entry.status) == filters.status.lower())
+        query = query.where(col(Entry.status) == filters.status)
     if filters.device_type:
         query = query.where(col(Entry.physical_device_type) == filters.device_type.upper())
     if filters.manufacturer_id:
@@ -251,11 +239,11 @@ def list_entries(
 # --- review actions -----------------------------------------------------------------
 
 
-def relied_on_certificates(entry: Entry) -> list[tuple[str, str]]:
+def relied_on_certificates(entry: Entry) -> list[tuple[CertificateKind, str]]:
     pairs = [
-        (CertificateKind.ZIGBEE.value, entry.zigbee_certificate_number),
-        (CertificateKind.DLMS.value, entry.dlms_certificate_number),
-        (CertificateKind.CPA.value, entry.cpa_certificate_number),
+        (CertificateKind.ZIGBEE, entry.zigbee_certificate_number),
+        (CertificateKind.DLMS, entry.dlms_certificate_number),
+        (CertificateKind.CPA, entry.cpa_certificate_number),
     ]
     return [(kind, number) for kind, number in pairs if number]
 
@@ -278,11 +266,7 @@ def approval_blockers(
             "confirmed yet."
         )
     for kind, number in relied_on_certificates(entry):
-        certificate = session.exec(
-            select(AssuranceCertificate).where(
-                AssuranceCertificate.kind == kind, AssuranceCertificate.number == number
-            )
-        ).first()
+        certificate = find_certificate(session=session, kind=kind, number=number)
         if certificate is None:
             continue
         if certificate.status == CertificateStatus.REVOKED:
@@ -303,9 +287,10 @@ def _submitter_role(session: Session, entry: Entry) -> str | None:
     return party.role if party else None
 
 
-def approve(*, session: Session, entry: Entry, actor: Actor, note: str | None) -> Entry:
+def approve(
+    *, session: Session, entry: Entry, actor: Actor, note: str | None, now: datetime
+) -> Entry:
     """Approve a pending entry (SECAS), refusing while a precondition of SPEC §4 fails."""
-    now = utcnow()
     blockers = approval_blockers(
         session=session,
         entry=entry,
@@ -327,7 +312,7 @@ def approve(*, session: Session, entry: Entry, actor: Actor, note: str | None) -
     return entry
 
 
-def reject(*, session: Session, entry: Entry, actor: Actor, reason: str) -> Entry:
+def reject(*, session: Session, entry: Entry, actor: Actor, reason: str, now: datetime) -> Entry:
     """Reject a pending entry (SECAS); the reason is kept in its history."""
     if not reason.strip():
         raise InvalidInputError("A rejection needs a reason the submitter can act on.")
@@ -337,7 +322,7 @@ def reject(*, session: Session, entry: Entry, actor: Actor, reason: str) -> Entr
         to_status=EntryStatus.REJECTED,
         actor=actor,
         action="rejected",
-        at=utcnow(),
+        at=now,
         reason=reason.strip(),
     )
     session.commit()
@@ -345,7 +330,7 @@ def reject(*, session: Session, entry: Entry, actor: Actor, reason: str) -> Entr
 
 
 def confirm_firmware_update(
-    *, session: Session, entry: Entry, actor: Actor, reference: str
+    *, session: Session, entry: Entry, actor: Actor, reference: str, now: datetime
 ) -> Entry:
     """A supplier confirms a manufacturer's firmware update matches agreed plans."""
     if not reference.strip():
@@ -356,7 +341,6 @@ def confirm_firmware_update(
         raise ConflictError(
             f"{entry.entry_id} is {entry.status}; only pending updates are confirmed."
         )
-    now = utcnow()
     guarded = (
         update(Entry)
         .where(
@@ -392,6 +376,7 @@ def remove(
     status: EntryStatus,
     panel_decision_ref: str,
     reason: str | None,
+    now: datetime,
 ) -> Entry:
     """Record the Panel's removal of an Active entry (expired, cancelled or withdrawn)."""
     if status not in REMOVAL_STATUSES:
@@ -404,7 +389,7 @@ def remove(
         to_status=status,
         actor=actor,
         action="removed",
-        at=utcnow(),
+        at=now,
         reason=reason,
         panel_decision_ref=panel_decision_ref.strip(),
     )

@@ -21,10 +21,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from cpl_service.certificates.models import AssuranceCertificate, CertificateStatus
-from cpl_service.clock import utcnow
+from cpl_service.clock import Clock
 from cpl_service.config import Settings
 from cpl_service.devices import CertificateKind
 from cpl_service.entries.models import Entry, EntryStatus
+from cpl_service.errors import NotFoundError
 from cpl_service.extracts.models import ACKNOWLEDGEMENTS, DccStatus, Extract
 from cpl_service.notices import messages
 from cpl_service.notices.mail import (
@@ -108,6 +109,7 @@ def queue_notice(
     kind: str,
     recipients: Sequence[str],
     composed: messages.Composed,
+    now: datetime,
     cc: Sequence[str] = (),
 ) -> bool:
     """Queue a notice under `key` unless one exists; True if it was new. Does not commit."""
@@ -121,7 +123,7 @@ def queue_notice(
         "body_html": composed.html,
         "status": NoticeStatus.QUEUED,
         "attempts": 0,
-        "created_at": utcnow(),
+        "created_at": now,
     }
     table = Notice.metadata.tables["notice"]
     connection = session.connection()
@@ -195,7 +197,9 @@ def _planned_cpa_notices(
     return planned
 
 
-def queue_due_cpa_notices(*, session: Session, as_of: date, settings: Settings) -> int:
+def queue_due_cpa_notices(
+    *, session: Session, as_of: date, settings: Settings, now: datetime
+) -> int:
     """Queue the CPA notices due on `as_of`; returns how many were new. Does not commit."""
     active = session.exec(
         select(Entry).where(
@@ -235,7 +239,13 @@ def queue_due_cpa_notices(*, session: Session, as_of: date, settings: Settings) 
     queued = 0
     for key, kind, to, cc, composed in planned:
         if queue_notice(
-            session=session, key=key, kind=kind.value, recipients=to, cc=cc, composed=composed
+            session=session,
+            key=key,
+            kind=kind.value,
+            recipients=to,
+            cc=cc,
+            composed=composed,
+            now=now,
         ):
             queued += 1
             log.info("queued %s", key)
@@ -271,6 +281,7 @@ def _queue_to_every_party(
     event: str,
     kind: NoticeKind,
     compose: Callable[..., messages.Composed],
+    at: datetime,
 ) -> int:
     facts = _extract_facts(extract)
     queued = 0
@@ -281,12 +292,16 @@ def _queue_to_every_party(
             kind=kind.value,
             recipients=party.emails,
             composed=compose(facts, party_name=party.name, secas_email=settings.secas_email),
+            now=at,
         )
     return queued
 
 
 def queue_publication_notice(*, session: Session, extract: Extract, settings: Settings) -> int:
-    """Queue "CPL version N is out, DCC load pending" to every party. Does not commit."""
+    """Queue "CPL version N is out, DCC load pending" to every party. Does not commit.
+
+    The notices are stamped with the extract's `issued_at`, the moment of publication.
+    """
     return _queue_to_every_party(
         session=session,
         extract=extract,
@@ -294,12 +309,16 @@ def queue_publication_notice(*, session: Session, extract: Extract, settings: Se
         event="published",
         kind=NoticeKind.CPL_PUBLISHED,
         compose=messages.publication_notice,
+        at=extract.issued_at,
     )
 
 
 def queue_acknowledgement_notice(*, session: Session, extract: Extract, settings: Settings) -> int:
-    """Queue "the DCC loaded (or rejected) CPL version N" to every party. Does not commit."""
-    if extract.dcc_status not in ACKNOWLEDGEMENTS:
+    """Queue "the DCC loaded (or rejected) CPL version N" to every party. Does not commit.
+
+    The notices are stamped with the extract's `acknowledged_at`.
+    """
+    if extract.dcc_status not in ACKNOWLEDGEMENTS or extract.acknowledged_at is None:
         return 0
     return _queue_to_every_party(
         session=session,
@@ -308,6 +327,7 @@ def queue_acknowledgement_notice(*, session: Session, extract: Extract, settings
         event=extract.dcc_status,
         kind=NoticeKind.DCC_ACKNOWLEDGED,
         compose=messages.acknowledgement_notice,
+        at=extract.acknowledged_at,
     )
 
 
@@ -334,8 +354,47 @@ def queue_overdue_alerts(*, session: Session, now: datetime, settings: Settings)
             kind=NoticeKind.EXTRACT_OVERDUE.value,
             recipients=[settings.secas_email],
             composed=composed,
+            now=now,
         )
     return queued
+
+
+# --- reading the outbox ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NoticePage:
+    notices: list[Notice]
+    total: int
+    # How many notices have each status, over the whole outbox (not only this page).
+    counts: dict[NoticeStatus, int]
+
+
+def list_notices(
+    *, session: Session, status: NoticeStatus | None, kind: str | None, limit: int, offset: int
+) -> NoticePage:
+    """Outbox notices, newest first, filtered by status and kind, with counts by status."""
+    query = select(Notice)
+    counted = select(func.count()).select_from(Notice)
+    if status:
+        query = query.where(Notice.status == status)
+        counted = counted.where(Notice.status == status)
+    if kind:
+        query = query.where(Notice.kind == kind)
+        counted = counted.where(Notice.kind == kind)
+    total = session.exec(counted).one()
+    rows = session.exec(query.order_by(col(Notice.id).desc()).offset(offset).limit(limit)).all()
+    by_status = session.exec(select(Notice.status, func.count()).group_by(col(Notice.status))).all()
+    counts = {NoticeStatus.QUEUED: 0, NoticeStatus.SENT: 0, NoticeStatus.FAILED: 0}
+    counts |= {NoticeStatus(s): n for s, n in by_status}
+    return NoticePage(notices=list(rows), total=total, counts=counts)
+
+
+def get_notice(*, session: Session, notice_id: int) -> Notice:
+    notice = session.get(Notice, notice_id)
+    if notice is None:
+        raise NotFoundError(f"There is no notice {notice_id}.")
+    return notice
 
 
 # --- sending --------------------------------------------------------------------------
@@ -350,10 +409,10 @@ class _Outcome(StrEnum):
 
 
 def _deliver(
-    session: Session, notice: Notice, transport: Transport, settings: Settings
+    session: Session, notice: Notice, transport: Transport, settings: Settings, clock: Clock
 ) -> tuple[_Outcome, str | None]:
     """Send one claimed notice and record the outcome on it (the caller commits)."""
-    now = utcnow()
+    now = clock()
     notice.attempts += 1
     notice.last_attempt_at = now
     try:
@@ -384,7 +443,7 @@ def _deliver(
 
 
 def _send_locked(
-    engine: Engine, notice_id: int, transport: Transport, settings: Settings
+    engine: Engine, notice_id: int, transport: Transport, settings: Settings, clock: Clock
 ) -> tuple[_Outcome, str | None]:
     # PostgreSQL: the row lock is held while sending; a second process skips the row,
     # and once this transaction commits the row is no longer queued.
@@ -396,33 +455,33 @@ def _send_locked(
         ).first()
         if notice is None:
             return _Outcome.SKIPPED, None
-        outcome = _deliver(session, notice, transport, settings)
+        outcome = _deliver(session, notice, transport, settings, clock)
         session.commit()
         return outcome
 
 
 def _send_claimed(
-    engine: Engine, notice_id: int, transport: Transport, settings: Settings
+    engine: Engine, notice_id: int, transport: Transport, settings: Settings, clock: Clock
 ) -> tuple[_Outcome, str | None]:
     # SQLite has no row locks: claim with a conditional UPDATE committed before sending.
     with engine.begin() as connection:
         claimed = connection.execute(
             update(Notice)
             .where(col(Notice.id) == notice_id, col(Notice.status) == NoticeStatus.QUEUED)
-            .values(status=NoticeStatus.SENDING, last_attempt_at=utcnow())
+            .values(status=NoticeStatus.SENDING, last_attempt_at=clock())
         )
         if claimed.rowcount != 1:
             return _Outcome.SKIPPED, None
     with Session(engine, expire_on_commit=False) as session:
         notice = session.get(Notice, notice_id)
         assert notice is not None
-        outcome = _deliver(session, notice, transport, settings)
+        outcome = _deliver(session, notice, transport, settings, clock)
         session.commit()
         return outcome
 
 
-def _release_stale_claims(engine: Engine) -> None:
-    cutoff = utcnow() - STALE_CLAIM
+def _release_stale_claims(engine: Engine, now: datetime) -> None:
+    cutoff = now - STALE_CLAIM
     with engine.begin() as connection:
         connection.execute(
             update(Notice)
@@ -434,11 +493,16 @@ def _release_stale_claims(engine: Engine) -> None:
         )
 
 
-def send_queued(*, engine: Engine, transport: Transport, settings: Settings) -> SendSummary:
-    """Send every queued notice once; failures stay queued with their error."""
+def send_queued(
+    *, engine: Engine, transport: Transport, settings: Settings, clock: Clock
+) -> SendSummary:
+    """Send every queued notice once; failures stay queued with their error.
+
+    Each attempt and send is stamped with `clock()` at that moment.
+    """
     postgres = engine.dialect.name == "postgresql"
     if not postgres:
-        _release_stale_claims(engine)
+        _release_stale_claims(engine, clock())
     with Session(engine) as session:
         ids = session.exec(
             select(Notice.id).where(Notice.status == NoticeStatus.QUEUED).order_by(col(Notice.id))
@@ -449,7 +513,7 @@ def send_queued(*, engine: Engine, transport: Transport, settings: Settings) -> 
     try:
         for notice_id in ids:
             assert notice_id is not None
-            outcome, problem = send_one(engine, notice_id, transport, settings)
+            outcome, problem = send_one(engine, notice_id, transport, settings, clock)
             if outcome is _Outcome.SENT:
                 sent += 1
             elif outcome is _Outcome.SKIPPED:
@@ -480,16 +544,24 @@ def run_notices(
     engine: Engine,
     settings: Settings,
     as_of: date,
-    now: datetime,
+    clock: Clock,
     transport: Transport | None = None,
 ) -> RunSummary:
-    """Queue the CPA notices and overdue alerts due, then send everything queued."""
+    """Queue the CPA notices and overdue alerts due, then send everything queued.
+
+    The run happens at `clock()`: that moment decides which extracts are overdue and
+    stamps what is queued; each send is stamped when it happens.
+    """
+    now = clock()
     with Session(engine, expire_on_commit=False) as session:
-        queued = queue_due_cpa_notices(session=session, as_of=as_of, settings=settings)
+        queued = queue_due_cpa_notices(session=session, as_of=as_of, settings=settings, now=now)
         queued += queue_overdue_alerts(session=session, now=now, settings=settings)
         session.commit()
     result = send_queued(
-        engine=engine, transport=transport or transport_for(settings), settings=settings
+        engine=engine,
+        transport=transport or transport_for(settings),
+        settings=settings,
+        clock=clock,
     )
     return RunSummary(
         queued=queued,

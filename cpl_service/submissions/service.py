@@ -15,7 +15,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, select
 
 from cpl_service.certificates.models import AssuranceCertificate
-from cpl_service.clock import utcnow
 from cpl_service.config import Settings
 from cpl_service.devices import CertificateKind
 from cpl_service.entries import service as entries
@@ -34,7 +33,8 @@ from cpl_service.errors import (
     UploadTooLargeError,
     WorkbookRejectedError,
 )
-from cpl_service.parties.models import Party, PartyCertificate, Role
+from cpl_service.parties.models import Actor, Party, PartyCertificate, Role
+from cpl_service.signing.cms import verify_with_registered
 from cpl_service.specifications.models import TechnicalSpecification
 from cpl_service.submissions.models import Submission, SubmissionDocument, SubmissionStatus
 from cpl_service.workbook.checks import (
@@ -132,8 +132,6 @@ def _check_documents(documents: Sequence[UploadedDocument], settings: Settings) 
 def _verify_signature(
     session: Session, party: Party, content: bytes, signature: bytes | None, now: datetime
 ) -> None:
-    from cpl_service.signing.cms import verify_with_registered
-
     if not signature:
         raise SignatureError(
             "A row gives a Manufacturer Image Hash, so the workbook must be signed: upload a "
@@ -167,6 +165,7 @@ def submit(
     party: Party,
     filename: str,
     content: bytes,
+    now: datetime,
     signature: bytes | None = None,
     documents: Sequence[UploadedDocument] = (),
 ) -> SubmissionResult:
@@ -185,7 +184,6 @@ def submit(
         return SubmissionResult(existing, created=False)
     _check_documents(documents, settings)
 
-    now = utcnow()
     parsed = read_workbook(
         content,
         limits=ReadLimits(
@@ -437,22 +435,101 @@ def visible_submission(*, session: Session, party: Party, submission_id: int) ->
     return submission
 
 
+def _party_names(session: Session, party_ids: Sequence[int]) -> dict[int, str]:
+    rows = session.exec(select(Party.id, Party.name).where(col(Party.id).in_(set(party_ids))))
+    return {party_id: name for party_id, name in rows if party_id is not None}
+
+
+@dataclass(frozen=True)
+class SubmissionOverview:
+    """A submission in a listing: its status and size, and who submitted it."""
+
+    submission: Submission
+    status: SubmissionStatus
+    submitted_by: str
+    entry_count: int
+
+
 def list_submissions(
     *, session: Session, party: Party, limit: int, offset: int
-) -> tuple[list[Submission], int]:
+) -> tuple[list[SubmissionOverview], int]:
+    """The submissions `party` may see (SECAS: all), newest first, and their total."""
     query = select(Submission)
     if party.role != Role.SECAS:
         query = query.where(Submission.party_id == party.id)
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
-    page = session.exec(query.order_by(col(Submission.id).desc()).limit(limit).offset(offset))
-    return list(page.all()), int(total)
+    page = list(
+        session.exec(query.order_by(col(Submission.id).desc()).limit(limit).offset(offset)).all()
+    )
+    overview = status_overview(session, [s.id for s in page if s.id is not None])
+    names = _party_names(session, [s.party_id for s in page])
+    items = []
+    for submission in page:
+        assert submission.id is not None
+        statuses, count = overview[submission.id]
+        items.append(
+            SubmissionOverview(
+                submission=submission,
+                status=submission_status(statuses),
+                submitted_by=names.get(submission.party_id, "unknown"),
+                entry_count=count,
+            )
+        )
+    return items, int(total)
+
+
+@dataclass(frozen=True)
+class SubmissionDetail:
+    """One submission with its entries, its documents and who submitted it."""
+
+    submission: Submission
+    status: SubmissionStatus
+    submitted_by: str
+    entries: list[Entry]
+    documents: list[SubmissionDocument]
+
+
+def submission_documents(*, session: Session, submission: Submission) -> list[SubmissionDocument]:
+    return list(
+        session.exec(
+            select(SubmissionDocument)
+            .where(SubmissionDocument.submission_id == submission.id)
+            .order_by(col(SubmissionDocument.id))
+        ).all()
+    )
+
+
+def submission_detail(*, session: Session, submission: Submission) -> SubmissionDetail:
+    entries = submission_entries(session, submission)
+    return SubmissionDetail(
+        submission=submission,
+        status=submission_status({e.status for e in entries}),
+        submitted_by=_party_names(session, [submission.party_id]).get(
+            submission.party_id, "unknown"
+        ),
+        entries=entries,
+        documents=submission_documents(session=session, submission=submission),
+    )
+
+
+def get_document(
+    *, session: Session, submission: Submission, document_id: int
+) -> SubmissionDocument:
+    document = session.exec(
+        select(SubmissionDocument).where(
+            col(SubmissionDocument.id) == document_id,
+            col(SubmissionDocument.submission_id) == submission.id,
+        )
+    ).first()
+    if document is None:
+        raise NotFoundError(f"Submission {submission.id} has no document {document_id}.")
+    return document
 
 
 def approve_submission(
-    *, session: Session, submission: Submission, actor: entries.Actor, note: str | None
+    *, session: Session, submission: Submission, actor: Actor, note: str | None, now: datetime
 ) -> list[Entry]:
     """Approve every pending entry of a submission, or none of them (409 with reasons)."""
-    now = utcnow()
     submitter = session.get(Party, submission.party_id)
     pending = [
         e for e in submission_entries(session, submission) if e.status == EntryStatus.PENDING_REVIEW

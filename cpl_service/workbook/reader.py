@@ -21,6 +21,7 @@ from typing import Any
 from xml.etree.ElementTree import Element
 
 from defusedxml import ElementTree as SafeET
+from python_calamine import CalamineWorkbook
 
 from cpl_service.errors import UnreadableWorkbookError, UnsupportedFileError, UploadTooLargeError
 from cpl_service.workbook.headings import (
@@ -497,8 +498,6 @@ def _refuse_uncached_formulas(segment: bytes) -> None:
 def _read_cells(
     data: bytes, sheet_name: str, *, fallback: bool, sheet_names: list[str], limits: ReadLimits
 ) -> ParsedWorkbook:
-    from python_calamine import CalamineWorkbook
-
     def missing_sheet() -> UnreadableWorkbookError:
         found = ", ".join(repr(n) for n in sheet_names)
         return UnreadableWorkbookError(

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from cpl_service.api.routes.notices import router
+from cpl_service.clock import utcnow
 from cpl_service.config import Settings
 from cpl_service.notices import messages
 from cpl_service.notices.models import Notice
@@ -39,6 +40,7 @@ def _seed(session: Session) -> None:
             recipients=[f"r{n}@example.com", "x@example.com"],
             cc=["secas@secas.test"],
             composed=composed,
+            now=utcnow(),
         )
     session.commit()
     for n, status in enumerate(["sent", "queued", "failed", "queued"]):

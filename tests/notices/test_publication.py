@@ -61,7 +61,9 @@ def test_publication_and_acknowledgement_reach_every_party_once(
     session.commit()
     # Queuing alone sends nothing; the run does.
     assert smtp_server.messages == []
-    summary = run_notices(engine=engine, settings=smtp_settings, as_of=ISSUED.date(), now=ISSUED)
+    summary = run_notices(
+        engine=engine, settings=smtp_settings, as_of=ISSUED.date(), clock=lambda: ISSUED
+    )
     assert summary.sent == 3
     received = {str(r.message["To"]): r.message for r in smtp_server.messages}
     assert set(received) == {
@@ -87,7 +89,9 @@ def test_publication_and_acknowledgement_reach_every_party_once(
     )
     session.commit()
     assert (
-        run_notices(engine=engine, settings=smtp_settings, as_of=ISSUED.date(), now=ISSUED).sent
+        run_notices(
+            engine=engine, settings=smtp_settings, as_of=ISSUED.date(), clock=lambda: ISSUED
+        ).sent
         == 3
     )
     acks = smtp_server.messages[3:]
@@ -97,7 +101,9 @@ def test_publication_and_acknowledgement_reach_every_party_once(
     text, html = parts(acks[0].message)
     assert "Loaded into SMI <ok>" in text and "Loaded into SMI &lt;ok&gt;" in html
     assert (
-        run_notices(engine=engine, settings=smtp_settings, as_of=ISSUED.date(), now=ISSUED).sent
+        run_notices(
+            engine=engine, settings=smtp_settings, as_of=ISSUED.date(), clock=lambda: ISSUED
+        ).sent
         == 0
     )
 
@@ -117,7 +123,7 @@ def test_a_rejected_load_is_announced(
         queue_acknowledgement_notice(session=session, extract=extract, settings=smtp_settings) == 1
     )
     session.commit()
-    run_notices(engine=engine, settings=smtp_settings, as_of=ISSUED.date(), now=ISSUED)
+    run_notices(engine=engine, settings=smtp_settings, as_of=ISSUED.date(), clock=lambda: ISSUED)
     (message,) = [r.message for r in smtp_server.messages]
     assert message["Subject"] == "CPL version 2: DCC rejected the load (3 March 2026 10:30 UTC)"
     assert "signature chain not trusted" in parts(message)[0]
