@@ -98,14 +98,16 @@ def _look_up_party(engine: Engine, token: str) -> Party | None:
         return party_for_token(session=session, token=token)
 
 
-async def get_current_party(
-    engine: EngineDep, cache: HotCacheDep, credentials: BearerCredentials
-) -> Party:
+async def get_current_party(request: Request, credentials: BearerCredentials) -> Party:
     """The party a bearer token belongs to; 401 otherwise.
 
     The party is shared, detached from any session, with the other requests bearing the
-    same token while it is remembered: read it, never change it.
+    same token while it is remembered: read it, never change it. The engine and the cache
+    are read from the app rather than through further dependencies: each dependency costs
+    FastAPI a resolution step on every request, and this one is on the polled route.
     """
+    engine: Engine = request.app.state.engine
+    cache: HotCache = request.app.state.hot_cache
     unauthorised = HTTPException(
         status_code=401,
         detail="A valid bearer token is required (Authorization: Bearer <token>).",
