@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from cpl_service.config import Settings
-from cpl_service.extracts.models import Extract
+from cpl_service.extracts.models import DccStatus, Extract
 from cpl_service.notices.service import (
     queue_acknowledgement_notice,
     queue_overdue_alerts,
@@ -36,7 +36,7 @@ def make_extract(
         change_count=3,
         payload=payload,
         signature=b"sig",
-        dcc_status=status,
+        dcc_status=DccStatus(status),
     )
     session.add(extract)
     session.commit()
@@ -77,7 +77,7 @@ def test_publication_and_acknowledgement_reach_every_party_once(
     assert "Dear Acme <Meters>," in text and "Dear Acme &lt;Meters&gt;," in html
     assert extract.sha256 in text and "DCC load is pending" in text
 
-    extract.dcc_status = "loaded"
+    extract.dcc_status = DccStatus.LOADED
     extract.acknowledged_at = ISSUED + timedelta(hours=2)
     extract.acknowledgement_detail = "Loaded into SMI <ok>"
     session.add(extract)
