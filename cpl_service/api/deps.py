@@ -93,6 +93,14 @@ HotCacheDep = Annotated[HotCache, Depends(get_hot_cache)]
 BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
+def _unauthorised() -> HTTPException:
+    return HTTPException(
+        status_code=401,
+        detail="A valid bearer token is required (Authorization: Bearer <token>).",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
 def _look_up_party(engine: Engine, token: str) -> Party | None:
     with Session(engine, expire_on_commit=False) as session:
         return party_for_token(session=session, token=token)
@@ -106,21 +114,16 @@ async def get_current_party(request: Request, credentials: BearerCredentials) ->
     are read from the app rather than through further dependencies: each dependency costs
     FastAPI a resolution step on every request, and this one is on the polled route.
     """
-    engine: Engine = request.app.state.engine
-    cache: HotCache = request.app.state.hot_cache
-    unauthorised = HTTPException(
-        status_code=401,
-        detail="A valid bearer token is required (Authorization: Bearer <token>).",
-        headers={"WWW-Authenticate": "Bearer"},
-    )
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise unauthorised
+        raise _unauthorised()
+    cache: HotCache = request.app.state.hot_cache
     key = ("party", hash_token(credentials.credentials))
     party: Party | None = cache.get(key)
     if party is None:
+        engine: Engine = request.app.state.engine
         party = await run_in_threadpool(_look_up_party, engine, credentials.credentials)
         if party is None:
-            raise unauthorised
+            raise _unauthorised()
         cache.put(key, party, PARTY_TTL_SECONDS)
     return party
 
