@@ -318,8 +318,9 @@ def queue_acknowledgement_notice(*, session: Session, extract: Extract, settings
 
     The notices are stamped with the extract's `acknowledged_at`.
     """
-    if extract.dcc_status not in ACKNOWLEDGEMENTS or extract.acknowledged_at is None:
+    if extract.dcc_status not in ACKNOWLEDGEMENTS:
         return 0
+    assert extract.acknowledged_at is not None  # acknowledge() sets both at once
     return _queue_to_every_party(
         session=session,
         extract=extract,
