@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from cpl_service import __version__
 from cpl_service.api import errors
-from cpl_service.api.hot_cache import HotCache
+from cpl_service.api.deps import HotCache
 from cpl_service.api.limits import BodySizeLimit
 from cpl_service.api.routes import ROUTERS, health
 from cpl_service.config import Settings, get_settings

@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from cpl_service.certificates.models import AssuranceCertificate
 from cpl_service.clock import today, utcnow
-from cpl_service.entries.models import Entry, EntryEvent, format_entry_id
+from cpl_service.entries.models import Entry, EntryEvent, EntryStatus, format_entry_id
 
 _firmware = itertools.count(1)
 
@@ -52,7 +52,7 @@ def make_entry(session: Session, *, party_id: int | None = None, **overrides: An
         EntryEvent(
             entry_pk=entry.id,
             action="submitted",
-            to_status="pending_review",
+            to_status=EntryStatus.PENDING_REVIEW,
             actor_name="test",
             at=now,
         )

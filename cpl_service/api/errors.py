@@ -12,6 +12,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cpl_service import errors
+from cpl_service.extracts.verify import ExtractVerificationError
+from cpl_service.signing.errors import SigningConfigError
 
 log = logging.getLogger(__name__)
 
@@ -27,16 +29,10 @@ STATUS_BY_ERROR: dict[type[errors.CplError], int] = {
     errors.UnreadableWorkbookError: 422,
     errors.WorkbookRejectedError: 422,
     errors.SignatureError: 422,
+    # Errors defined next to the code that raises them, not in errors.py.
+    ExtractVerificationError: 422,
+    SigningConfigError: 503,
 }
-
-
-def _extra_statuses() -> None:
-    # Errors defined next to the code that raises them register here, not in errors.py.
-    from cpl_service.extracts.verify import ExtractVerificationError
-    from cpl_service.signing.errors import SigningConfigError
-
-    STATUS_BY_ERROR[ExtractVerificationError] = 422
-    STATUS_BY_ERROR[SigningConfigError] = 503
 
 
 def problem(
@@ -104,7 +100,6 @@ async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
 
 def install(app: FastAPI) -> None:
     """Register the problem-details handlers on an app."""
-    _extra_statuses()
     app.add_exception_handler(errors.CplError, _domain_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

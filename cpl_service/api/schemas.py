@@ -133,6 +133,8 @@ class SupplierConfirmationIn(BaseModel):
 
 
 class RemovalIn(BaseModel):
+    # The removal words of EntryStatus (entries.workflow.REMOVAL_STATUSES); a Literal keeps
+    # the schema and the 422 message as they are, and tests/test_statuses.py pins the two.
     status: Literal["expired", "cancelled", "withdrawn"]
     panel_decision_ref: str = Field(min_length=1, max_length=100)
     reason: str | None = Field(default=None, max_length=2000)

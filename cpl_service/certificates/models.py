@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from cpl_service.clock import utcnow
-from cpl_service.db import UTCDateTime
+from cpl_service.db import EnumWord, UTCDateTime
+
+
+class CertificateStatus(StrEnum):
+    VALID = "valid"
+    REVOKED = "revoked"
 
 
 class AssuranceCertificate(SQLModel, table=True):
@@ -20,7 +26,9 @@ class AssuranceCertificate(SQLModel, table=True):
     number: str = Field(max_length=100)
     cpa_expiry_date: date | None = None
     cpa_conditional_date: date | None = None
-    status: str = Field(default="valid", max_length=10)
+    status: CertificateStatus = Field(
+        default=CertificateStatus.VALID, sa_type=EnumWord(CertificateStatus, 10)
+    )
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     revocation_reason: str | None = Field(default=None, max_length=2000)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

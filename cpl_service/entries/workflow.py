@@ -2,17 +2,7 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
-
-
-class EntryStatus(StrEnum):
-    PENDING_REVIEW = "pending_review"
-    ACTIVE = "active"
-    REJECTED = "rejected"
-    EXPIRED = "expired"
-    CANCELLED = "cancelled"
-    WITHDRAWN = "withdrawn"
-
+from cpl_service.entries.models import EntryStatus
 
 REMOVAL_STATUSES = frozenset({EntryStatus.EXPIRED, EntryStatus.CANCELLED, EntryStatus.WITHDRAWN})
 

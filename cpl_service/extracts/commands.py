@@ -10,8 +10,12 @@ from pathlib import Path
 
 from cryptography import x509
 
+from cpl_service.clock import utcnow
 from cpl_service.config import Settings
 from cpl_service.errors import CplError, InvalidInputError
+from cpl_service.extracts.verify import verify_extract
+from cpl_service.signing.certificates import load_pem_certificates
+from cpl_service.signing.devpki import init_dev_pki
 
 BANNER = (
     "*" * 72 + "\n"
@@ -22,8 +26,6 @@ BANNER = (
 
 
 def _pki_init_dev(args: argparse.Namespace, settings: Settings) -> int:
-    from cpl_service.signing.devpki import init_dev_pki
-
     if args.pkcs11 is not None:
         return _pki_init_dev_token(args, settings)
     pki = init_dev_pki(Path(args.directory))
@@ -96,9 +98,6 @@ def _read(path: str, what: str) -> bytes:
 
 
 def _extract_verify(args: argparse.Namespace, _settings: Settings) -> int:
-    from cpl_service.extracts.verify import verify_extract
-    from cpl_service.signing.certificates import load_pem_certificates
-
     try:
         payload = _read(args.payload, "payload")
         signature = _read(args.signature, "signature")
@@ -106,7 +105,11 @@ def _extract_verify(args: argparse.Namespace, _settings: Settings) -> int:
         for path in args.ca:
             roots += load_pem_certificates(_read(path, "CA file"), what=path)
         extract = verify_extract(
-            payload, signature, roots=roots, last_sequence=args.last_sequence, at=args.at
+            payload,
+            signature,
+            roots=roots,
+            last_sequence=args.last_sequence,
+            at=args.at or utcnow(),
         )
     except CplError as exc:
         print(f"FAILED: {exc.title}: {exc.detail}", file=sys.stderr)

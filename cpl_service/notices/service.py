@@ -20,12 +20,13 @@ from sqlalchemy import Engine, func, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from cpl_service.certificates.models import AssuranceCertificate
-from cpl_service.clock import utcnow
+from cpl_service.certificates.models import AssuranceCertificate, CertificateStatus
+from cpl_service.clock import Clock
 from cpl_service.config import Settings
 from cpl_service.devices import CertificateKind
-from cpl_service.entries.models import Entry
-from cpl_service.extracts.models import Extract
+from cpl_service.entries.models import Entry, EntryStatus
+from cpl_service.errors import NotFoundError
+from cpl_service.extracts.models import ACKNOWLEDGEMENTS, DccStatus, Extract
 from cpl_service.notices import messages
 from cpl_service.notices.mail import (
     MailError,
@@ -34,7 +35,7 @@ from cpl_service.notices.mail import (
     build_message,
     transport_for,
 )
-from cpl_service.notices.models import Notice
+from cpl_service.notices.models import Notice, NoticeKind, NoticeStatus
 from cpl_service.notices.rules import (
     CertificateFacts,
     DueNotice,
@@ -45,23 +46,6 @@ from cpl_service.notices.rules import (
 from cpl_service.parties.models import Party
 
 log = logging.getLogger(__name__)
-
-
-class NoticeStatus(StrEnum):
-    QUEUED = "queued"
-    # Only on SQLite, between claiming a notice and recording the send's outcome.
-    SENDING = "sending"
-    SENT = "sent"
-    FAILED = "failed"
-
-
-class NoticeKind(StrEnum):
-    CPA_12M = "cpa_12m"
-    CPA_6M = "cpa_6m"
-    CPA_END = "cpa_end"
-    CPL_PUBLISHED = "cpl_published"
-    DCC_ACKNOWLEDGED = "dcc_acknowledged"
-    EXTRACT_OVERDUE = "extract_overdue"
 
 
 CPA_KIND = {
@@ -125,6 +109,7 @@ def queue_notice(
     kind: str,
     recipients: Sequence[str],
     composed: messages.Composed,
+    now: datetime,
     cc: Sequence[str] = (),
 ) -> bool:
     """Queue a notice under `key` unless one exists; True if it was new. Does not commit."""
@@ -136,9 +121,9 @@ def queue_notice(
         "subject": composed.subject[: _LIMITS["subject"]],
         "body_text": composed.text,
         "body_html": composed.html,
-        "status": NoticeStatus.QUEUED.value,
+        "status": NoticeStatus.QUEUED,
         "attempts": 0,
-        "created_at": utcnow(),
+        "created_at": now,
     }
     table = Notice.metadata.tables["notice"]
     connection = session.connection()
@@ -212,11 +197,13 @@ def _planned_cpa_notices(
     return planned
 
 
-def queue_due_cpa_notices(*, session: Session, as_of: date, settings: Settings) -> int:
+def queue_due_cpa_notices(
+    *, session: Session, as_of: date, settings: Settings, now: datetime
+) -> int:
     """Queue the CPA notices due on `as_of`; returns how many were new. Does not commit."""
     active = session.exec(
         select(Entry).where(
-            Entry.status == "active", col(Entry.cpa_certificate_number).is_not(None)
+            Entry.status == EntryStatus.ACTIVE, col(Entry.cpa_certificate_number).is_not(None)
         )
     ).all()
     by_number: dict[str, list[Entry]] = defaultdict(list)
@@ -238,7 +225,7 @@ def queue_due_cpa_notices(*, session: Session, as_of: date, settings: Settings) 
             number=c.number,
             expiry_date=c.cpa_expiry_date,
             conditional_date=c.cpa_conditional_date,
-            revoked=c.status == "revoked",
+            revoked=c.status == CertificateStatus.REVOKED,
             notified=notified.get(c.id, frozenset()),
         )
         for c in certificates
@@ -252,7 +239,13 @@ def queue_due_cpa_notices(*, session: Session, as_of: date, settings: Settings) 
     queued = 0
     for key, kind, to, cc, composed in planned:
         if queue_notice(
-            session=session, key=key, kind=kind.value, recipients=to, cc=cc, composed=composed
+            session=session,
+            key=key,
+            kind=kind.value,
+            recipients=to,
+            cc=cc,
+            composed=composed,
+            now=now,
         ):
             queued += 1
             log.info("queued %s", key)
@@ -288,6 +281,7 @@ def _queue_to_every_party(
     event: str,
     kind: NoticeKind,
     compose: Callable[..., messages.Composed],
+    at: datetime,
 ) -> int:
     facts = _extract_facts(extract)
     queued = 0
@@ -298,12 +292,16 @@ def _queue_to_every_party(
             kind=kind.value,
             recipients=party.emails,
             composed=compose(facts, party_name=party.name, secas_email=settings.secas_email),
+            now=at,
         )
     return queued
 
 
 def queue_publication_notice(*, session: Session, extract: Extract, settings: Settings) -> int:
-    """Queue "CPL version N is out, DCC load pending" to every party. Does not commit."""
+    """Queue "CPL version N is out, DCC load pending" to every party. Does not commit.
+
+    The notices are stamped with the extract's `issued_at`, the moment of publication.
+    """
     return _queue_to_every_party(
         session=session,
         extract=extract,
@@ -311,13 +309,18 @@ def queue_publication_notice(*, session: Session, extract: Extract, settings: Se
         event="published",
         kind=NoticeKind.CPL_PUBLISHED,
         compose=messages.publication_notice,
+        at=extract.issued_at,
     )
 
 
 def queue_acknowledgement_notice(*, session: Session, extract: Extract, settings: Settings) -> int:
-    """Queue "the DCC loaded (or rejected) CPL version N" to every party. Does not commit."""
-    if extract.dcc_status not in ("loaded", "rejected"):
+    """Queue "the DCC loaded (or rejected) CPL version N" to every party. Does not commit.
+
+    The notices are stamped with the extract's `acknowledged_at`.
+    """
+    if extract.dcc_status not in ACKNOWLEDGEMENTS:
         return 0
+    assert extract.acknowledged_at is not None  # acknowledge() sets both at once
     return _queue_to_every_party(
         session=session,
         extract=extract,
@@ -325,6 +328,7 @@ def queue_acknowledgement_notice(*, session: Session, extract: Extract, settings
         event=extract.dcc_status,
         kind=NoticeKind.DCC_ACKNOWLEDGED,
         compose=messages.acknowledgement_notice,
+        at=extract.acknowledged_at,
     )
 
 
@@ -332,7 +336,9 @@ def queue_overdue_alerts(*, session: Session, now: datetime, settings: Settings)
     """Queue an alert to SECAS for each extract pending longer than the DCC's window."""
     window = timedelta(hours=settings.extract_ack_hours)
     pending = session.exec(
-        select(Extract).where(Extract.dcc_status == "pending").order_by(col(Extract.sequence))
+        select(Extract)
+        .where(Extract.dcc_status == DccStatus.PENDING)
+        .order_by(col(Extract.sequence))
     ).all()
     queued = 0
     for extract in pending:
@@ -349,8 +355,47 @@ def queue_overdue_alerts(*, session: Session, now: datetime, settings: Settings)
             kind=NoticeKind.EXTRACT_OVERDUE.value,
             recipients=[settings.secas_email],
             composed=composed,
+            now=now,
         )
     return queued
+
+
+# --- reading the outbox ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NoticePage:
+    notices: list[Notice]
+    total: int
+    # How many notices have each status, over the whole outbox (not only this page).
+    counts: dict[NoticeStatus, int]
+
+
+def list_notices(
+    *, session: Session, status: NoticeStatus | None, kind: str | None, limit: int, offset: int
+) -> NoticePage:
+    """Outbox notices, newest first, filtered by status and kind, with counts by status."""
+    query = select(Notice)
+    counted = select(func.count()).select_from(Notice)
+    if status:
+        query = query.where(Notice.status == status)
+        counted = counted.where(Notice.status == status)
+    if kind:
+        query = query.where(Notice.kind == kind)
+        counted = counted.where(Notice.kind == kind)
+    total = session.exec(counted).one()
+    rows = session.exec(query.order_by(col(Notice.id).desc()).offset(offset).limit(limit)).all()
+    by_status = session.exec(select(Notice.status, func.count()).group_by(col(Notice.status))).all()
+    counts = {NoticeStatus.QUEUED: 0, NoticeStatus.SENT: 0, NoticeStatus.FAILED: 0}
+    counts |= {NoticeStatus(s): n for s, n in by_status}
+    return NoticePage(notices=list(rows), total=total, counts=counts)
+
+
+def get_notice(*, session: Session, notice_id: int) -> Notice:
+    notice = session.get(Notice, notice_id)
+    if notice is None:
+        raise NotFoundError(f"There is no notice {notice_id}.")
+    return notice
 
 
 # --- sending --------------------------------------------------------------------------
@@ -365,10 +410,10 @@ class _Outcome(StrEnum):
 
 
 def _deliver(
-    session: Session, notice: Notice, transport: Transport, settings: Settings
+    session: Session, notice: Notice, transport: Transport, settings: Settings, clock: Clock
 ) -> tuple[_Outcome, str | None]:
     """Send one claimed notice and record the outcome on it (the caller commits)."""
-    now = utcnow()
+    now = clock()
     notice.attempts += 1
     notice.last_attempt_at = now
     try:
@@ -380,16 +425,16 @@ def _deliver(
         notice.last_error = error
         unavailable = isinstance(exc, MailUnavailableError)
         if not unavailable and notice.attempts >= MAX_ATTEMPTS:
-            notice.status = NoticeStatus.FAILED.value
+            notice.status = NoticeStatus.FAILED
             log.error("gave up on %s after %d attempts: %s", notice.key, notice.attempts, error)
             outcome = _Outcome.GAVE_UP
         else:
-            notice.status = NoticeStatus.QUEUED.value
+            notice.status = NoticeStatus.QUEUED
             log.warning("could not send %s (attempt %d): %s", notice.key, notice.attempts, error)
             outcome = _Outcome.UNAVAILABLE if unavailable else _Outcome.FAILED
         session.add(notice)
         return outcome, error
-    notice.status = NoticeStatus.SENT.value
+    notice.status = NoticeStatus.SENT
     notice.sent_at = now
     if note:
         notice.last_error = note[: _LIMITS["last_error"]]
@@ -399,66 +444,69 @@ def _deliver(
 
 
 def _send_locked(
-    engine: Engine, notice_id: int, transport: Transport, settings: Settings
+    engine: Engine, notice_id: int, transport: Transport, settings: Settings, clock: Clock
 ) -> tuple[_Outcome, str | None]:
     # PostgreSQL: the row lock is held while sending; a second process skips the row,
     # and once this transaction commits the row is no longer queued.
     with Session(engine, expire_on_commit=False) as session:
         notice = session.exec(
             select(Notice)
-            .where(Notice.id == notice_id, Notice.status == NoticeStatus.QUEUED.value)
+            .where(Notice.id == notice_id, Notice.status == NoticeStatus.QUEUED)
             .with_for_update(skip_locked=True)
         ).first()
         if notice is None:
             return _Outcome.SKIPPED, None
-        outcome = _deliver(session, notice, transport, settings)
+        outcome = _deliver(session, notice, transport, settings, clock)
         session.commit()
         return outcome
 
 
 def _send_claimed(
-    engine: Engine, notice_id: int, transport: Transport, settings: Settings
+    engine: Engine, notice_id: int, transport: Transport, settings: Settings, clock: Clock
 ) -> tuple[_Outcome, str | None]:
     # SQLite has no row locks: claim with a conditional UPDATE committed before sending.
     with engine.begin() as connection:
         claimed = connection.execute(
             update(Notice)
-            .where(col(Notice.id) == notice_id, col(Notice.status) == NoticeStatus.QUEUED.value)
-            .values(status=NoticeStatus.SENDING.value, last_attempt_at=utcnow())
+            .where(col(Notice.id) == notice_id, col(Notice.status) == NoticeStatus.QUEUED)
+            .values(status=NoticeStatus.SENDING, last_attempt_at=clock())
         )
         if claimed.rowcount != 1:
             return _Outcome.SKIPPED, None
     with Session(engine, expire_on_commit=False) as session:
         notice = session.get(Notice, notice_id)
         assert notice is not None
-        outcome = _deliver(session, notice, transport, settings)
+        outcome = _deliver(session, notice, transport, settings, clock)
         session.commit()
         return outcome
 
 
-def _release_stale_claims(engine: Engine) -> None:
-    cutoff = utcnow() - STALE_CLAIM
+def _release_stale_claims(engine: Engine, now: datetime) -> None:
+    cutoff = now - STALE_CLAIM
     with engine.begin() as connection:
         connection.execute(
             update(Notice)
             .where(
-                col(Notice.status) == NoticeStatus.SENDING.value,
+                col(Notice.status) == NoticeStatus.SENDING,
                 col(Notice.last_attempt_at) < cutoff,
             )
-            .values(status=NoticeStatus.QUEUED.value)
+            .values(status=NoticeStatus.QUEUED)
         )
 
 
-def send_queued(*, engine: Engine, transport: Transport, settings: Settings) -> SendSummary:
-    """Send every queued notice once; failures stay queued with their error."""
+def send_queued(
+    *, engine: Engine, transport: Transport, settings: Settings, clock: Clock
+) -> SendSummary:
+    """Send every queued notice once; failures stay queued with their error.
+
+    Each attempt and send is stamped with `clock()` at that moment.
+    """
     postgres = engine.dialect.name == "postgresql"
     if not postgres:
-        _release_stale_claims(engine)
+        _release_stale_claims(engine, clock())
     with Session(engine) as session:
         ids = session.exec(
-            select(Notice.id)
-            .where(Notice.status == NoticeStatus.QUEUED.value)
-            .order_by(col(Notice.id))
+            select(Notice.id).where(Notice.status == NoticeStatus.QUEUED).order_by(col(Notice.id))
         ).all()
     sent = failed = gave_up = 0
     error: str | None = None
@@ -466,7 +514,7 @@ def send_queued(*, engine: Engine, transport: Transport, settings: Settings) -> 
     try:
         for notice_id in ids:
             assert notice_id is not None
-            outcome, problem = send_one(engine, notice_id, transport, settings)
+            outcome, problem = send_one(engine, notice_id, transport, settings, clock)
             if outcome is _Outcome.SENT:
                 sent += 1
             elif outcome is _Outcome.SKIPPED:
@@ -486,7 +534,7 @@ def send_queued(*, engine: Engine, transport: Transport, settings: Settings) -> 
 def count_waiting(engine: Engine) -> int:
     """How many notices are queued (or being sent) right now."""
     with Session(engine) as session:
-        waiting = [NoticeStatus.QUEUED.value, NoticeStatus.SENDING.value]
+        waiting = [NoticeStatus.QUEUED, NoticeStatus.SENDING]
         return session.exec(
             select(func.count()).select_from(Notice).where(col(Notice.status).in_(waiting))
         ).one()
@@ -497,16 +545,24 @@ def run_notices(
     engine: Engine,
     settings: Settings,
     as_of: date,
-    now: datetime,
+    clock: Clock,
     transport: Transport | None = None,
 ) -> RunSummary:
-    """Queue the CPA notices and overdue alerts due, then send everything queued."""
+    """Queue the CPA notices and overdue alerts due, then send everything queued.
+
+    The run happens at `clock()`: that moment decides which extracts are overdue and
+    stamps what is queued; each send is stamped when it happens.
+    """
+    now = clock()
     with Session(engine, expire_on_commit=False) as session:
-        queued = queue_due_cpa_notices(session=session, as_of=as_of, settings=settings)
+        queued = queue_due_cpa_notices(session=session, as_of=as_of, settings=settings, now=now)
         queued += queue_overdue_alerts(session=session, now=now, settings=settings)
         session.commit()
     result = send_queued(
-        engine=engine, transport=transport or transport_for(settings), settings=settings
+        engine=engine,
+        transport=transport or transport_for(settings),
+        settings=settings,
+        clock=clock,
     )
     return RunSummary(
         queued=queued,

@@ -12,8 +12,8 @@ from sqlmodel import Session
 from cpl_service.config import Settings
 from cpl_service.db import make_engine, upgrade
 from cpl_service.errors import WorkbookRejectedError
+from cpl_service.extracts.rows import STATUS_WORDS
 from cpl_service.publication.importer import import_cpl
-from cpl_service.publication.rows import STATUS_WORDS
 
 _MAX_PRINTED_ISSUES = 200
 

@@ -25,15 +25,15 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 
-from cpl_service.clock import rfc3339, utcnow
-from cpl_service.entries.models import Entry
+from cpl_service.clock import rfc3339
+from cpl_service.entries.models import Entry, EntryStatus
+from cpl_service.extracts.rows import STATUS_WORDS
 from cpl_service.publication.rows import (
     COLUMNS,
     HEADINGS,
-    STATUS_WORDS,
     Column,
     naive_utc,
     neutralise,
@@ -68,6 +68,12 @@ def csv_value(column: Column, value: Any) -> str:
     if column.kind == "date":
         return str(value.isoformat())
     return neutralise(str(value))
+
+
+def stream_csv(engine: Engine) -> Iterator[bytes]:
+    """`iter_csv` in a session of its own: a streamed response outlives the request's."""
+    with Session(engine) as session:
+        yield from iter_csv(session=session)
 
 
 def iter_csv(*, session: Session) -> Iterator[bytes]:
@@ -209,7 +215,7 @@ def _about_sheet(
     workbook: Workbook,
     *,
     generated_at: datetime,
-    counts: dict[str, int],
+    counts: dict[EntryStatus, int],
     publication: Publication | None,
     changes: int,
 ) -> None:
@@ -251,9 +257,9 @@ def _about_sheet(
         sheet.append([note])
 
 
-def write_xlsx(*, session: Session, target: IO[bytes], now: datetime | None = None) -> None:
+def write_xlsx(*, session: Session, target: IO[bytes], now: datetime) -> None:
     """Write the CPL workbook (sheets `CPL`, `Changes`, `About`) to `target`."""
-    generated_at = now or utcnow()
+    generated_at = now
     publication = latest_publication(session=session)
     since = publication.issued_at if publication else None
     counts = status_counts(session=session)
@@ -297,7 +303,7 @@ def list_fingerprint(*, session: Session) -> str:
 _FORMAT_VERSION = 1
 
 
-def cached_xlsx(*, session: Session, cache_dir: Path) -> Path:
+def cached_xlsx(*, session: Session, cache_dir: Path, now: datetime) -> Path:
     """The public workbook for the list as it is now, built once per change of the list.
 
     openpyxl writes some 30,000 cells a second, so a list of 100,000 entries takes over a
@@ -310,7 +316,7 @@ def cached_xlsx(*, session: Session, cache_dir: Path) -> Path:
         return target
     with tempfile.NamedTemporaryFile(dir=cache_dir, suffix=".part", delete=False) as handle:
         try:
-            write_xlsx(session=session, target=handle)
+            write_xlsx(session=session, target=handle, now=now)
         except BaseException:
             Path(handle.name).unlink(missing_ok=True)
             raise

@@ -12,15 +12,11 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from cpl_service.devices import find_device_type
-from cpl_service.entries.models import Entry
+from cpl_service.entries.models import Entry, EntryStatus
 from cpl_service.errors import InvalidInputError
 from cpl_service.extracts.models import Extract
-from cpl_service.publication.rows import (
-    LISTED_STATUSES,
-    STATUS_WORDS,
-    internal_status,
-    listed_entry,
-)
+from cpl_service.extracts.rows import LISTED_STATUSES, STATUS_WORDS, internal_status
+from cpl_service.publication.rows import listed_entry
 
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
@@ -46,7 +42,7 @@ _SEARCHED = (
 class CplFilter:
     """Filters of the public listing, already checked and in internal form."""
 
-    status: str | None = None
+    status: EntryStatus | None = None
     device_type: str | None = None
     manufacturer_id: str | None = None
     q: str | None = None
@@ -60,7 +56,7 @@ def make_filter(
     q: str | None = None,
 ) -> CplFilter:
     """Check the caller's filters; a status or device type we do not know is an error."""
-    internal: str | None = None
+    internal: EntryStatus | None = None
     if status is not None and status.strip():
         internal = internal_status(status)
         if internal is None:
@@ -139,7 +135,7 @@ def iter_listed(*, session: Session, since: datetime | None = None) -> Iterator[
     yield from result
 
 
-def status_counts(*, session: Session) -> dict[str, int]:
+def status_counts(*, session: Session) -> dict[EntryStatus, int]:
     """How many listed entries have each status (every status present, maybe 0)."""
     rows = session.exec(
         select(Entry.status, func.count())
@@ -148,7 +144,7 @@ def status_counts(*, session: Session) -> dict[str, int]:
     ).all()
     counts = dict.fromkeys(LISTED_STATUSES, 0)
     for status, count in rows:
-        counts[status] = count
+        counts[EntryStatus(status)] = count
     return counts
 
 

@@ -15,12 +15,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, select
 
 from cpl_service.certificates.models import AssuranceCertificate
-from cpl_service.clock import utcnow
 from cpl_service.config import Settings
 from cpl_service.devices import CertificateKind
 from cpl_service.entries import service as entries
-from cpl_service.entries.models import Entry, format_entry_id
-from cpl_service.entries.workflow import EntryStatus
+from cpl_service.entries.models import (
+    LIVE_STATUSES,
+    Entry,
+    EntryStatus,
+    SubmissionType,
+    format_entry_id,
+)
 from cpl_service.errors import (
     ConflictError,
     NotFoundError,
@@ -29,9 +33,10 @@ from cpl_service.errors import (
     UploadTooLargeError,
     WorkbookRejectedError,
 )
-from cpl_service.parties.models import Party, PartyCertificate, Role
+from cpl_service.parties.models import Actor, Party, PartyCertificate, Role
+from cpl_service.signing.verify import verify_with_registered
 from cpl_service.specifications.models import TechnicalSpecification
-from cpl_service.submissions.models import Submission, SubmissionDocument
+from cpl_service.submissions.models import Submission, SubmissionDocument, SubmissionStatus
 from cpl_service.workbook.checks import (
     CheckContext,
     CheckReport,
@@ -52,7 +57,6 @@ IDENTITY_COLUMNS = (
     "physical_device_type",
 )
 SUMMARY_COLUMNS = ("entry_id", "status", *IDENTITY_COLUMNS, "model_name")
-LIVE = (EntryStatus.PENDING_REVIEW.value, EntryStatus.ACTIVE.value)
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,7 @@ def _context(session: Session, party: Party, rows: Sequence[Any], today: Any) ->
     entry_table = SQLModel.metadata.tables["entry"]
     live = session.connection().execute(
         sa_select(*(entry_table.c[name] for name in IDENTITY_COLUMNS)).where(
-            entry_table.c.status.in_(LIVE)
+            entry_table.c.status.in_(LIVE_STATUSES)
         )
     )
     cpa = session.exec(
@@ -128,8 +132,6 @@ def _check_documents(documents: Sequence[UploadedDocument], settings: Settings) 
 def _verify_signature(
     session: Session, party: Party, content: bytes, signature: bytes | None, now: datetime
 ) -> None:
-    from cpl_service.signing.verify import verify_with_registered
-
     if not signature:
         raise SignatureError(
             "A row gives a Manufacturer Image Hash, so the workbook must be signed: upload a "
@@ -163,6 +165,7 @@ def submit(
     party: Party,
     filename: str,
     content: bytes,
+    now: datetime,
     signature: bytes | None = None,
     documents: Sequence[UploadedDocument] = (),
 ) -> SubmissionResult:
@@ -181,7 +184,6 @@ def submit(
         return SubmissionResult(existing, created=False)
     _check_documents(documents, settings)
 
-    now = utcnow()
     parsed = read_workbook(
         content,
         limits=ReadLimits(
@@ -277,7 +279,7 @@ def _store(
             entry_id=format_entry_id(pk),
             submission_id=submission.id,
             submitted_by_party_id=party.id,
-            status=EntryStatus.PENDING_REVIEW.value,
+            status=EntryStatus.PENDING_REVIEW,
             status_effective_at=now,
             removal_proposed=False,
             created_at=now,
@@ -285,7 +287,7 @@ def _store(
             supplier_confirmation_ref=(
                 f"submitted by supplier {party.name}"
                 if confirmed_by_submitter
-                and values.get("submission_type") == entries.FIRMWARE_UPDATE
+                and values.get("submission_type") == SubmissionType.FIRMWARE_UPDATE
                 else None
             ),
         )
@@ -299,7 +301,7 @@ def _store(
                 "entry_pk": pk,
                 "action": "submitted",
                 "from_status": None,
-                "to_status": EntryStatus.PENDING_REVIEW.value,
+                "to_status": EntryStatus.PENDING_REVIEW,
                 "actor_party_id": party.id,
                 "actor_name": party.name,
                 "at": now,
@@ -399,7 +401,7 @@ def entry_summaries(session: Session, submission: Submission) -> list[dict[str, 
 
 def status_overview(
     session: Session, submission_ids: Sequence[int]
-) -> dict[int, tuple[set[str], int]]:
+) -> dict[int, tuple[set[EntryStatus], int]]:
     """For each submission: the statuses of its entries and how many there are (one query)."""
     table = SQLModel.metadata.tables["entry"]
     rows = session.connection().execute(
@@ -407,7 +409,7 @@ def status_overview(
         .where(table.c.submission_id.in_(submission_ids))
         .group_by(table.c.submission_id, table.c.status)
     )
-    overview: dict[int, tuple[set[str], int]] = {sid: (set(), 0) for sid in submission_ids}
+    overview: dict[int, tuple[set[EntryStatus], int]] = {sid: (set(), 0) for sid in submission_ids}
     for submission_id, status, count in rows:
         statuses, total = overview[submission_id]
         statuses.add(status)
@@ -415,15 +417,15 @@ def status_overview(
     return overview
 
 
-def submission_status(statuses: set[str]) -> str:
+def submission_status(statuses: set[EntryStatus]) -> SubmissionStatus:
     """pending_review while any entry waits; otherwise approved, rejected or mixed."""
-    if EntryStatus.PENDING_REVIEW.value in statuses:
-        return "pending_review"
-    if statuses == {EntryStatus.REJECTED.value}:
-        return "rejected"
-    if EntryStatus.REJECTED.value in statuses:
-        return "partially_approved"
-    return "approved"
+    if EntryStatus.PENDING_REVIEW in statuses:
+        return SubmissionStatus.PENDING_REVIEW
+    if statuses == {EntryStatus.REJECTED}:
+        return SubmissionStatus.REJECTED
+    if EntryStatus.REJECTED in statuses:
+        return SubmissionStatus.PARTIALLY_APPROVED
+    return SubmissionStatus.APPROVED
 
 
 def visible_submission(*, session: Session, party: Party, submission_id: int) -> Submission:
@@ -433,27 +435,104 @@ def visible_submission(*, session: Session, party: Party, submission_id: int) ->
     return submission
 
 
+def _party_names(session: Session, party_ids: Sequence[int]) -> dict[int, str]:
+    rows = session.exec(select(Party.id, Party.name).where(col(Party.id).in_(set(party_ids))))
+    return {party_id: name for party_id, name in rows if party_id is not None}
+
+
+@dataclass(frozen=True)
+class SubmissionOverview:
+    """A submission in a listing: its status and size, and who submitted it."""
+
+    submission: Submission
+    status: SubmissionStatus
+    submitted_by: str
+    entry_count: int
+
+
 def list_submissions(
     *, session: Session, party: Party, limit: int, offset: int
-) -> tuple[list[Submission], int]:
+) -> tuple[list[SubmissionOverview], int]:
+    """The submissions `party` may see (SECAS: all), newest first, and their total."""
     query = select(Submission)
     if party.role != Role.SECAS:
         query = query.where(Submission.party_id == party.id)
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
-    page = session.exec(query.order_by(col(Submission.id).desc()).limit(limit).offset(offset))
-    return list(page.all()), int(total)
+    page = list(
+        session.exec(query.order_by(col(Submission.id).desc()).limit(limit).offset(offset)).all()
+    )
+    overview = status_overview(session, [s.id for s in page if s.id is not None])
+    names = _party_names(session, [s.party_id for s in page])
+    items = []
+    for submission in page:
+        assert submission.id is not None
+        statuses, count = overview[submission.id]
+        items.append(
+            SubmissionOverview(
+                submission=submission,
+                status=submission_status(statuses),
+                submitted_by=names.get(submission.party_id, "unknown"),
+                entry_count=count,
+            )
+        )
+    return items, int(total)
+
+
+@dataclass(frozen=True)
+class SubmissionDetail:
+    """One submission with its entries, its documents and who submitted it."""
+
+    submission: Submission
+    status: SubmissionStatus
+    submitted_by: str
+    entries: list[Entry]
+    documents: list[SubmissionDocument]
+
+
+def submission_documents(*, session: Session, submission: Submission) -> list[SubmissionDocument]:
+    return list(
+        session.exec(
+            select(SubmissionDocument)
+            .where(SubmissionDocument.submission_id == submission.id)
+            .order_by(col(SubmissionDocument.id))
+        ).all()
+    )
+
+
+def submission_detail(*, session: Session, submission: Submission) -> SubmissionDetail:
+    entries = submission_entries(session, submission)
+    return SubmissionDetail(
+        submission=submission,
+        status=submission_status({e.status for e in entries}),
+        submitted_by=_party_names(session, [submission.party_id]).get(
+            submission.party_id, "unknown"
+        ),
+        entries=entries,
+        documents=submission_documents(session=session, submission=submission),
+    )
+
+
+def get_document(
+    *, session: Session, submission: Submission, document_id: int
+) -> SubmissionDocument:
+    document = session.exec(
+        select(SubmissionDocument).where(
+            col(SubmissionDocument.id) == document_id,
+            col(SubmissionDocument.submission_id) == submission.id,
+        )
+    ).first()
+    if document is None:
+        raise NotFoundError(f"Submission {submission.id} has no document {document_id}.")
+    return document
 
 
 def approve_submission(
-    *, session: Session, submission: Submission, actor: entries.Actor, note: str | None
+    *, session: Session, submission: Submission, actor: Actor, note: str | None, now: datetime
 ) -> list[Entry]:
     """Approve every pending entry of a submission, or none of them (409 with reasons)."""
-    now = utcnow()
     submitter = session.get(Party, submission.party_id)
     pending = [
-        e
-        for e in submission_entries(session, submission)
-        if e.status == EntryStatus.PENDING_REVIEW.value
+        e for e in submission_entries(session, submission) if e.status == EntryStatus.PENDING_REVIEW
     ]
     if not pending:
         raise ConflictError(f"Submission {submission.id} has no entry pending review.")

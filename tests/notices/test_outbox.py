@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from cpl_service.clock import utcnow
 from cpl_service.config import Settings
 from cpl_service.notices import service
 from cpl_service.notices.models import Notice
@@ -19,7 +20,7 @@ NOW = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
 
 
 def run(engine: Engine, settings: Settings, day: date) -> service.RunSummary:
-    return run_notices(engine=engine, settings=settings, as_of=day, now=NOW)
+    return run_notices(engine=engine, settings=settings, as_of=day, clock=lambda: NOW)
 
 
 def parts(message: EmailMessage) -> tuple[str, str]:
@@ -294,24 +295,27 @@ def test_a_message_refused_for_every_recipient_stays_queued_and_is_given_up(
             kind="test",
             recipients=[f"{name}@x.test"],
             composed=composed,
+            now=NOW,
         )
     session.commit()
 
     first = service.send_queued(
-        engine=engine, transport=_smtp(smtp_settings), settings=smtp_settings
+        engine=engine, transport=_smtp(smtp_settings), settings=smtp_settings, clock=utcnow
     )
     assert (first.sent, first.failed, first.gave_up) == (1, 1, 0)
     bad = _by_key(engine, "test:bad")
     assert (bad.status, bad.attempts) == ("queued", 1)
     assert bad.last_error and "no such mailbox" in bad.last_error
-    service.send_queued(engine=engine, transport=_smtp(smtp_settings), settings=smtp_settings)
+    service.send_queued(
+        engine=engine, transport=_smtp(smtp_settings), settings=smtp_settings, clock=utcnow
+    )
     last = service.send_queued(
-        engine=engine, transport=_smtp(smtp_settings), settings=smtp_settings
+        engine=engine, transport=_smtp(smtp_settings), settings=smtp_settings, clock=utcnow
     )
     assert (last.sent, last.failed, last.gave_up) == (0, 1, 1)
     assert _by_key(engine, "test:bad").status == "failed"
     after = service.send_queued(
-        engine=engine, transport=_smtp(smtp_settings), settings=smtp_settings
+        engine=engine, transport=_smtp(smtp_settings), settings=smtp_settings, clock=utcnow
     )
     assert (after.sent, after.failed) == (0, 0)
     assert [r.message["To"] for r in smtp_server.messages] == ["good@x.test"]

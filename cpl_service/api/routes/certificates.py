@@ -14,15 +14,15 @@ from cpl_service.api.schemas import (
     RevocationIn,
     RevocationOut,
 )
-from cpl_service.certificates import service
-from cpl_service.certificates.models import AssuranceCertificate
-from cpl_service.clock import today
-from cpl_service.entries.service import Actor
+from cpl_service.clock import today, utcnow
+from cpl_service.entries import reliance
+from cpl_service.parties.models import Actor
 
 router = APIRouter(prefix="/certificates", tags=["certificates"])
 
 
-def _public(certificate: AssuranceCertificate, entry_ids: list[str]) -> CertificatePublic:
+def _public(view: reliance.CertificateView) -> CertificatePublic:
+    certificate = view.certificate
     assert certificate.id is not None
     return CertificatePublic(
         id=certificate.id,
@@ -34,7 +34,7 @@ def _public(certificate: AssuranceCertificate, entry_ids: list[str]) -> Certific
         status=certificate.status,
         revoked_at=certificate.revoked_at,
         revocation_reason=certificate.revocation_reason,
-        entry_ids=entry_ids,
+        entry_ids=view.entry_ids,
     )
 
 
@@ -48,7 +48,7 @@ def list_certificates(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> CertificatePage:
     """Every certificate with the entries relying on it; optionally only those ending soon."""
-    views, total = service.list_certificates(
+    views, total = reliance.list_certificates(
         session=session,
         expiring_within_days=expiring_within_days,
         kind=kind,
@@ -57,7 +57,7 @@ def list_certificates(
         today=today(),
     )
     return CertificatePage(
-        items=[_public(v.certificate, v.entry_ids) for v in views],
+        items=[_public(v) for v in views],
         total=total,
         limit=limit,
         offset=offset,
@@ -67,17 +67,15 @@ def list_certificates(
 @router.post("/revocations", response_model=RevocationOut)
 def revoke_certificate(body: RevocationIn, session: SessionDep, secas: SecasParty) -> RevocationOut:
     """Revoke a certificate; every Active entry relying on it becomes removal proposed."""
-    certificate, flagged = service.revoke(
+    view, flagged = reliance.revoke_certificate(
         session=session,
         kind=body.kind,
         number=body.number,
         reason=body.reason,
         actor=Actor.of(secas),
+        now=utcnow(),
     )
-    return RevocationOut(
-        certificate=_public(certificate, service.relying_entry_ids(session, certificate)),
-        removal_proposed=flagged,
-    )
+    return RevocationOut(certificate=_public(view), removal_proposed=flagged)
 
 
 @router.post("/cpa/{number}/conditional-clearance", response_model=CertificatePublic)
@@ -85,7 +83,11 @@ def clear_conditional_date(
     number: str, body: ConditionalClearanceIn, session: SessionDep, secas: SecasParty
 ) -> CertificatePublic:
     """NCSC confirmed the conditions of a conditional CPA certificate: clear its date."""
-    certificate = service.clear_conditional_date(
-        session=session, number=number, reference=body.reference, actor=Actor.of(secas)
+    view = reliance.clear_conditional_date(
+        session=session,
+        number=number,
+        reference=body.reference,
+        actor=Actor.of(secas),
+        now=utcnow(),
     )
-    return _public(certificate, service.relying_entry_ids(session, certificate))
+    return _public(view)

@@ -16,9 +16,10 @@ from cpl_service.api.schemas import (
     RemovalIn,
     SupplierConfirmationIn,
 )
+from cpl_service.clock import utcnow
 from cpl_service.entries import service
-from cpl_service.entries.models import Entry
-from cpl_service.entries.workflow import EntryStatus
+from cpl_service.entries.models import Entry, EntryStatus
+from cpl_service.parties.models import Actor
 
 router = APIRouter(prefix="/entries", tags=["entries"])
 
@@ -49,7 +50,7 @@ def list_entries(
 ) -> EntryPage:
     """Entries you may see, filtered and paged."""
     filters = service.EntryFilters(
-        status=status.value if status else None,
+        status=status,
         device_type=device_type,
         manufacturer_id=manufacturer_id,
         q=q,
@@ -79,8 +80,9 @@ def approve_entry(
     service.approve(
         session=session,
         entry=entry,
-        actor=service.Actor.of(secas),
+        actor=Actor.of(secas),
         note=body.note if body else None,
+        now=utcnow(),
     )
     return _with_history(session, entry)
 
@@ -91,7 +93,9 @@ def reject_entry(
 ) -> EntryPublic:
     """Reject a pending entry with a reason (SECAS)."""
     entry = service.get_entry(session=session, entry_id=entry_id)
-    service.reject(session=session, entry=entry, actor=service.Actor.of(secas), reason=body.reason)
+    service.reject(
+        session=session, entry=entry, actor=Actor.of(secas), reason=body.reason, now=utcnow()
+    )
     return _with_history(session, entry)
 
 
@@ -102,7 +106,11 @@ def confirm_entry(
     """A supplier confirms a manufacturer's firmware update."""
     entry = service.visible_entry(session=session, party=supplier, entry_id=entry_id)
     service.confirm_firmware_update(
-        session=session, entry=entry, actor=service.Actor.of(supplier), reference=body.reference
+        session=session,
+        entry=entry,
+        actor=Actor.of(supplier),
+        reference=body.reference,
+        now=utcnow(),
     )
     return _with_history(session, entry)
 
@@ -116,9 +124,10 @@ def remove_entry(
     service.remove(
         session=session,
         entry=entry,
-        actor=service.Actor.of(secas),
+        actor=Actor.of(secas),
         status=EntryStatus(body.status),
         panel_decision_ref=body.panel_decision_ref,
         reason=body.reason,
+        now=utcnow(),
     )
     return _with_history(session, entry)
