@@ -5,6 +5,13 @@ from __future__ import annotations
 from cpl_service.entries.models import EntryStatus
 
 REMOVAL_STATUSES = frozenset({EntryStatus.EXPIRED, EntryStatus.CANCELLED, EntryStatus.WITHDRAWN})
+# The statuses of entries listed on the public CPL and in extracts: Active, then the removals.
+LISTED_STATUSES: tuple[EntryStatus, ...] = (
+    EntryStatus.ACTIVE,
+    EntryStatus.EXPIRED,
+    EntryStatus.CANCELLED,
+    EntryStatus.WITHDRAWN,
+)
 
 TRANSITIONS: dict[EntryStatus, frozenset[EntryStatus]] = {
     EntryStatus.PENDING_REVIEW: frozenset({EntryStatus.ACTIVE, EntryStatus.REJECTED}),

@@ -14,6 +14,7 @@ from sqlalchemy import Row
 
 from cpl_service.clock import rfc3339
 from cpl_service.entries.models import Entry, EntryStatus
+from cpl_service.entries.workflow import LISTED_STATUSES
 
 # The DCC's own words (DUIS) for the statuses an entry has once it is listed.
 STATUS_WORDS: dict[EntryStatus, str] = {
@@ -22,7 +23,6 @@ STATUS_WORDS: dict[EntryStatus, str] = {
     EntryStatus.CANCELLED: "Cancelled",
     EntryStatus.WITHDRAWN: "Withdrawn",
 }
-LISTED_STATUSES: tuple[EntryStatus, ...] = tuple(STATUS_WORDS)
 
 # Field names of an entry in the signed extract and in the public listing (SPEC §6).
 EXTRACT_FIELDS: tuple[str, ...] = (

@@ -24,8 +24,7 @@ from cpl_service.devices import (
     find_device_type,
     is_unlisted_device,
 )
-from cpl_service.entries.models import Entry, format_entry_id
-from cpl_service.entries.workflow import EntryStatus
+from cpl_service.entries.models import Entry, EntryStatus, format_entry_id
 from cpl_service.workbook.cells import (
     cell_date,
     cell_flag,
@@ -442,8 +441,8 @@ class _Checker:
         self._error(
             "submission_type",
             "invalid-choice",
-            f"Submission Type must be {NEW_DEVICE_MODEL!r} or {FIRMWARE_UPDATE!r}; found "
-            f"{show(text)}.",
+            f"Submission Type must be {NEW_DEVICE_MODEL.value!r} or "
+            f"{FIRMWARE_UPDATE.value!r}; found {show(text)}.",
         )
         return None
 
@@ -709,7 +708,7 @@ class _Checker:
                 "CPL-000123.",
             )
             return None
-        if previous.status != "active":
+        if previous.status != EntryStatus.ACTIVE:
             self._error(
                 name,
                 "previous-entry-not-active",

@@ -11,17 +11,14 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import date
 
-from cpl_service.entries.workflow import REMOVAL_STATUSES, EntryStatus
+from cpl_service.entries.models import SubmissionType
+from cpl_service.entries.workflow import LISTED_STATUSES
 from cpl_service.workbook.headings import CPL_LAYOUT, SUBMISSION_LAYOUT, Layout
 from cpl_service.workbook.specifications import SpecificationInfo
 
-NEW_DEVICE_MODEL = "New Device Model"
-FIRMWARE_UPDATE = "Firmware Update"
-SUBMISSION_TYPES = (NEW_DEVICE_MODEL, FIRMWARE_UPDATE)
-# Statuses of the entries listed on the CPL, in the order the DCC's words are usually given.
-LISTED_STATUSES: tuple[str, ...] = tuple(
-    s for s in EntryStatus if s == EntryStatus.ACTIVE or s in REMOVAL_STATUSES
-)
+NEW_DEVICE_MODEL = SubmissionType.NEW_DEVICE_MODEL
+FIRMWARE_UPDATE = SubmissionType.FIRMWARE_UPDATE
+SUBMISSION_TYPES: tuple[SubmissionType, ...] = tuple(SubmissionType)
 
 Identity = tuple[str, str, str, str, str]
 

@@ -27,6 +27,7 @@ from cpl_service.clock import utcnow
 from cpl_service.extracts import service
 from cpl_service.extracts.models import Extract
 from cpl_service.notices.service import queue_acknowledgement_notice, queue_publication_notice
+from cpl_service.signing.listing import list_signers
 
 router = APIRouter(tags=["extracts"])
 
@@ -199,3 +200,39 @@ def acknowledge_extract(
     return _public(extract, settings.extract_ack_hours)
 
 
+class SignerOut(BaseModel):
+    subject: str
+    issuer: str
+    serial_number: str
+    fingerprint_sha256: str
+    not_valid_before: datetime
+    not_valid_after: datetime
+    current: bool
+    chain_pem: str
+
+
+class SignersOut(BaseModel):
+    signers: list[SignerOut]
+
+
+@router.get(
+    "/signing/certificates",
+    responses={200: {"content": {"application/pem-certificate-chain": {}, "application/json": {}}}},
+)
+def signing_certificates(
+    signer: SignerDep,
+    accept: Annotated[str | None, Header()] = None,
+    format_: Annotated[Literal["pem", "json"] | None, Query(alias="format")] = None,
+) -> Response:
+    """The signer's certificate chain (PEM), to verify extracts with.
+
+    With `Accept: application/json` or `?format=json`: every signer, the current one first,
+    then earlier ones still valid for verifying older extracts (a rotation).
+    """
+    wants_json = format_ == "json" or (
+        format_ is None and accept is not None and "application/json" in accept
+    )
+    if not wants_json:
+        return Response(signer.chain_pem, media_type="application/pem-certificate-chain")
+    body = SignersOut(signers=[SignerOut(**vars(s)) for s in list_signers(signer)])
+    return Response(body.model_dump_json(), media_type="application/json")
