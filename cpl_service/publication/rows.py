@@ -45,7 +45,9 @@ EXTRACT_FIELDS: tuple[str, ...] = (
     "zigbee_certificate_number",
     "dlms_certificate_number",
     "cpa_certificate_number",
+    "cpa_certificate_type",
     "cpa_expiry_date",
+    "cpa_renewal_date",
     "cpa_conditional_date",
     "manufacturer_image_hash",
     "manufacturer_image_hash_creator",
@@ -83,6 +85,7 @@ def public_entry(entry: Entry | Row[Any]) -> dict[str, Any]:
     values["status"] = status_word(values["status"])
     values["status_effective_at"] = rfc3339(values["status_effective_at"])
     values["cpa_expiry_date"] = _iso_date(values["cpa_expiry_date"])
+    values["cpa_renewal_date"] = _iso_date(values["cpa_renewal_date"])
     values["cpa_conditional_date"] = _iso_date(values["cpa_conditional_date"])
     values["smets1"] = bool(values["smets1"])
     return values
@@ -133,6 +136,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("CPA Certificate Number", "text", 20, lambda e: e.cpa_certificate_number),
     Column("CPA Expiry Date", "date", 13, lambda e: e.cpa_expiry_date),
     Column("CPA Conditional Date", "date", 13, lambda e: e.cpa_conditional_date),
+    Column("CPA Certificate Type", "text", 13, lambda e: e.cpa_certificate_type),
+    Column("CPA Renewal Date", "date", 13, lambda e: e.cpa_renewal_date),
     Column("Manufacturer Image Hash", "text", 30, lambda e: e.manufacturer_image_hash),
     Column(
         "Manufacturer Image Hash Creator", "text", 24, lambda e: e.manufacturer_image_hash_creator
