@@ -1,4 +1,4 @@
-"""The certificate register: listing, revocation and clearing conditional dates."""
+"""The certificate register: listing, revocation, clearing conditional dates, renewals."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
+from cpl_service.certificates.cpa import CpaCertificateType
 from cpl_service.certificates.models import AssuranceCertificate
 from cpl_service.clock import utcnow
 from cpl_service.db import update_one
@@ -65,6 +66,7 @@ def list_certificates(
             col(AssuranceCertificate.kind) == CertificateKind.CPA.value,
             col(AssuranceCertificate.status) == "valid",
             (col(AssuranceCertificate.cpa_expiry_date) <= horizon)
+            | (col(AssuranceCertificate.cpa_renewal_date) <= horizon)
             | (col(AssuranceCertificate.cpa_conditional_date) <= horizon),
         )
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
@@ -189,6 +191,68 @@ def clear_conditional_date(
             reason=f"CPA certificate {certificate.number}: conditional date {old.isoformat()} "
             f"cleared ({reference.strip()})",
             cpa_conditional_date=None,
+        )
+    session.commit()
+    session.refresh(certificate)
+    return certificate
+
+
+def record_renewal(
+    *,
+    session: Session,
+    number: str,
+    renewal_date: date,
+    reference: str,
+    actor: Actor,
+    today: date,
+) -> AssuranceCertificate:
+    """NCSC renewed a lifetime CPA certificate: record its new renewal date.
+
+    Every entry relying on it gets the new date and the change in its history; the CPA
+    notices re-arm for the new end. A fixed-term certificate has no renewal date (NCSC
+    issues a new certificate, under a new number, with a new expiry date), so it is refused.
+
+    Raises:
+        InvalidInputError: no reference, or a renewal date not after `today`.
+        NotFoundError: no such CPA certificate.
+        ConflictError: the certificate is fixed-term, revoked, or already has that date.
+    """
+    if not reference.strip():
+        raise InvalidInputError("A renewal needs a reference to NCSC's renewal.")
+    if renewal_date <= today:
+        raise InvalidInputError(
+            f"The new renewal date {renewal_date.isoformat()} must be after today "
+            f"({today.isoformat()})."
+        )
+    certificate = get_certificate(session=session, kind=CertificateKind.CPA.value, number=number)
+    if certificate.cpa_certificate_type != CpaCertificateType.LIFETIME:
+        raise ConflictError(
+            f"CPA certificate {certificate.number} is a Fixed-term certificate: it has an "
+            "expiry date, not a renewal date. A renewed fixed-term certificate is a new "
+            "certificate; submit the Device Models with its number and expiry date."
+        )
+    if certificate.status == "revoked":
+        raise ConflictError(f"CPA certificate {certificate.number} is revoked.")
+    old = certificate.cpa_renewal_date
+    if old == renewal_date:
+        raise ConflictError(
+            f"CPA certificate {certificate.number} already has renewal date "
+            f"{renewal_date.isoformat()}."
+        )
+    now = utcnow()
+    certificate.cpa_renewal_date = renewal_date
+    session.add(certificate)
+    was = f"renewal date {old.isoformat()}" if old else "no renewal date"
+    for entry in _relying(session, certificate):
+        annotate(
+            session=session,
+            entry=entry,
+            action="cpa_renewed",
+            actor=actor,
+            at=now,
+            reason=f"CPA certificate {certificate.number} renewed: {was} became "
+            f"{renewal_date.isoformat()} ({reference.strip()})",
+            cpa_renewal_date=renewal_date,
         )
     session.commit()
     session.refresh(certificate)
