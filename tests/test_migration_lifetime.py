@@ -3,9 +3,12 @@ notices already queued or sent keep counting, under keys that name their end dat
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
@@ -14,10 +17,29 @@ from sqlmodel import Session
 from cpl_service.config import Settings
 from cpl_service.db import MIGRATIONS_DIR, make_engine, upgrade
 from cpl_service.notices.service import queue_due_cpa_notices
+from tests.conftest import BACKENDS, PG_URL
 
 
-def test_upgrade_rekeys_sent_cpa_notices_so_none_is_sent_again(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, secas_email="secas@secas.test")
+@pytest.fixture(params=BACKENDS)
+def blank(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
+    """Settings on an empty database of the backend, with no migration applied yet."""
+    if request.param == "sqlite":
+        yield Settings(data_dir=tmp_path, secas_email="secas@secas.test")
+        return
+    assert PG_URL
+    name = f"cpl_migration_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    yield Settings(data_dir=tmp_path, database_url=url, secas_email="secas@secas.test")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def test_upgrade_rekeys_sent_cpa_notices_so_none_is_sent_again(blank: Settings) -> None:
+    settings = blank
     engine = make_engine(settings)
     upgrade(engine, "0003")
     created = datetime(2026, 1, 1, tzinfo=UTC)
@@ -71,8 +93,8 @@ def test_upgrade_rekeys_sent_cpa_notices_so_none_is_sent_again(tmp_path: Path) -
     engine.dispose()
 
 
-def test_after_the_upgrade_the_rekeyed_notices_count_as_sent(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, secas_email="secas@secas.test")
+def test_after_the_upgrade_the_rekeyed_notices_count_as_sent(blank: Settings) -> None:
+    settings = blank
     engine = make_engine(settings)
     upgrade(engine, "0003")
     created = datetime(2026, 1, 1, tzinfo=UTC)
@@ -93,7 +115,7 @@ def test_after_the_upgrade_the_rekeyed_notices_count_as_sent(tmp_path: Path) -> 
                 "status_effective_at, removal_proposed, created_at, updated_at) VALUES "
                 "(1, 'CPL-000001', 'New Device Model', 'Acme', 'AB01', 'M', '0001', '0001', "
                 "'00000001', 'GSME', 'SMETS2 v4.2', 'GBCS v3.2', 'RN', 'CPA-1', '2027-08-31', "
-                "0, 'maker@example.com', 'active', :at, 0, :at, :at)"
+                "FALSE, 'maker@example.com', 'active', :at, FALSE, :at, :at)"
             ),
             {"at": created},
         )
