@@ -150,13 +150,22 @@ class ConditionalClearanceIn(BaseModel):
     reference: str = Field(min_length=1, max_length=200)
 
 
+class RenewalIn(BaseModel):
+    renewal_date: date
+    reference: str = Field(min_length=1, max_length=200)
+
+
 class CertificatePublic(BaseModel):
     id: int
     kind: str
     number: str
+    cpa_certificate_type: str | None
     cpa_expiry_date: date | None
+    cpa_renewal_date: date | None
     cpa_conditional_date: date | None
     end_date: date | None
+    # Which date sets the end: "expiry", "renewal" or "conditional" (None without an end).
+    end_date_kind: str | None
     status: str
     revoked_at: datetime | None
     revocation_reason: str | None

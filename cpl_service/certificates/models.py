@@ -8,6 +8,7 @@ from enum import StrEnum
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from cpl_service.certificates.cpa import CpaEnd, cpa_end
 from cpl_service.clock import utcnow
 from cpl_service.db import EnumWord, UTCDateTime
 
@@ -24,7 +25,10 @@ class AssuranceCertificate(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=10)
     number: str = Field(max_length=100)
+    # "Fixed-term" or "Lifetime" (`CpaCertificateType`) for a CPA certificate, else None.
+    cpa_certificate_type: str | None = Field(default=None, max_length=10)
     cpa_expiry_date: date | None = None
+    cpa_renewal_date: date | None = None
     cpa_conditional_date: date | None = None
     status: CertificateStatus = Field(
         default=CertificateStatus.VALID, sa_type=EnumWord(CertificateStatus, 10)
@@ -34,7 +38,16 @@ class AssuranceCertificate(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
     @property
+    def end(self) -> CpaEnd | None:
+        """When a CPA certificate stops covering, and which of its dates says so."""
+        return cpa_end(
+            expiry_date=self.cpa_expiry_date,
+            renewal_date=self.cpa_renewal_date,
+            conditional_date=self.cpa_conditional_date,
+        )
+
+    @property
     def end_date(self) -> date | None:
-        """The day a CPA certificate stops covering: the earlier of expiry and condition."""
-        dates = [d for d in (self.cpa_expiry_date, self.cpa_conditional_date) if d]
-        return min(dates) if dates else None
+        """The day a CPA certificate stops covering: its earliest expiry, renewal or condition."""
+        end = self.end
+        return end.day if end else None

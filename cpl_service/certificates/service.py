@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
+from cpl_service.certificates.cpa import CpaCertificateType
 from cpl_service.certificates.models import AssuranceCertificate, CertificateStatus
 from cpl_service.db import update_one
 from cpl_service.devices import CertificateKind
@@ -65,6 +66,7 @@ def list_certificates(
             col(AssuranceCertificate.kind) == CertificateKind.CPA.value,
             col(AssuranceCertificate.status) == CertificateStatus.VALID,
             (col(AssuranceCertificate.cpa_expiry_date) <= horizon)
+            | (col(AssuranceCertificate.cpa_renewal_date) <= horizon)
             | (col(AssuranceCertificate.cpa_conditional_date) <= horizon),
         )
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
@@ -103,5 +105,41 @@ def drop_conditional_date(*, session: Session, certificate: AssuranceCertificate
     if certificate.status == CertificateStatus.REVOKED:
         raise ConflictError(f"CPA certificate {certificate.number} is revoked.")
     certificate.cpa_conditional_date = None
+    session.add(certificate)
+    return old
+
+
+def set_renewal_date(
+    *, session: Session, certificate: AssuranceCertificate, renewal_date: date, today: date
+) -> date | None:
+    """Record a lifetime CPA certificate's new renewal date; returns the date it had.
+
+    A fixed-term certificate has no renewal date (NCSC issues a new certificate, under a new
+    number, with a new expiry date), so it is refused. The caller commits.
+
+    Raises:
+        InvalidInputError: a renewal date not after `today`.
+        ConflictError: the certificate is fixed-term, revoked, or already has that date.
+    """
+    if renewal_date <= today:
+        raise InvalidInputError(
+            f"The new renewal date {renewal_date.isoformat()} must be after today "
+            f"({today.isoformat()})."
+        )
+    if certificate.cpa_certificate_type != CpaCertificateType.LIFETIME:
+        raise ConflictError(
+            f"CPA certificate {certificate.number} is a Fixed-term certificate: it has an "
+            "expiry date, not a renewal date. A renewed fixed-term certificate is a new "
+            "certificate; submit the Device Models with its number and expiry date."
+        )
+    if certificate.status == CertificateStatus.REVOKED:
+        raise ConflictError(f"CPA certificate {certificate.number} is revoked.")
+    old = certificate.cpa_renewal_date
+    if old == renewal_date:
+        raise ConflictError(
+            f"CPA certificate {certificate.number} already has renewal date "
+            f"{renewal_date.isoformat()}."
+        )
+    certificate.cpa_renewal_date = renewal_date
     session.add(certificate)
     return old

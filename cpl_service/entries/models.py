@@ -52,7 +52,10 @@ class EntryFields(SQLModel):
     zigbee_certificate_number: str | None = Field(default=None, max_length=100)
     dlms_certificate_number: str | None = Field(default=None, max_length=100)
     cpa_certificate_number: str | None = Field(default=None, max_length=100)
+    # "Fixed-term" or "Lifetime" (SEC MP209) with a CPA certificate number, else None.
+    cpa_certificate_type: str | None = Field(default=None, max_length=10)
     cpa_expiry_date: date | None = None
+    cpa_renewal_date: date | None = None
     cpa_conditional_date: date | None = None
     manufacturer_image_hash: str | None = Field(default=None, max_length=64)
     manufacturer_image_hash_creator: str | None = Field(default=None, max_length=200)

@@ -147,3 +147,47 @@ def clear_conditional_date(
     session.commit()
     session.refresh(certificate)
     return certificate_view(session=session, certificate=certificate)
+
+
+def record_renewal(
+    *,
+    session: Session,
+    number: str,
+    renewal_date: date,
+    reference: str,
+    actor: Actor,
+    now: datetime,
+) -> CertificateView:
+    """NCSC renewed a lifetime CPA certificate: record its new renewal date.
+
+    Every entry relying on it gets the new date and the change in its history; the CPA
+    notices re-arm for the new end (they are keyed by the end date they announce).
+
+    Raises:
+        InvalidInputError: no reference, or a renewal date not after today.
+        NotFoundError: no such CPA certificate.
+        ConflictError: the certificate is fixed-term, revoked, or already has that date.
+    """
+    if not reference.strip():
+        raise InvalidInputError("A renewal needs a reference to NCSC's renewal.")
+    certificate = register.get_certificate(
+        session=session, kind=CertificateKind.CPA.value, number=number
+    )
+    old = register.set_renewal_date(
+        session=session, certificate=certificate, renewal_date=renewal_date, today=now.date()
+    )
+    was = f"renewal date {old.isoformat()}" if old else "no renewal date"
+    for entry in _relying(session, certificate):
+        annotate(
+            session=session,
+            entry=entry,
+            action="cpa_renewed",
+            actor=actor,
+            at=now,
+            reason=f"CPA certificate {certificate.number} renewed: {was} became "
+            f"{renewal_date.isoformat()} ({reference.strip()})",
+            cpa_renewal_date=renewal_date,
+        )
+    session.commit()
+    session.refresh(certificate)
+    return certificate_view(session=session, certificate=certificate)

@@ -42,7 +42,9 @@ EXTRACT_FIELDS: tuple[str, ...] = (
     "zigbee_certificate_number",
     "dlms_certificate_number",
     "cpa_certificate_number",
+    "cpa_certificate_type",
     "cpa_expiry_date",
+    "cpa_renewal_date",
     "cpa_conditional_date",
     "manufacturer_image_hash",
     "manufacturer_image_hash_creator",
@@ -80,6 +82,7 @@ def public_entry(entry: Entry | Row[Any]) -> dict[str, Any]:
     values["status"] = status_word(values["status"])
     values["status_effective_at"] = rfc3339(values["status_effective_at"])
     values["cpa_expiry_date"] = _iso_date(values["cpa_expiry_date"])
+    values["cpa_renewal_date"] = _iso_date(values["cpa_renewal_date"])
     values["cpa_conditional_date"] = _iso_date(values["cpa_conditional_date"])
     values["smets1"] = bool(values["smets1"])
     return values

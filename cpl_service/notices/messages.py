@@ -200,7 +200,7 @@ def cpa_notice(
     cause = (
         "its conditional date: the certificate lapses then unless its conditions are met"
         if due.ends_by_condition
-        else "its expiry date"
+        else due.end_kind.label
     )
     subject = f"CPA certificate {due.number} ends on {end}: {due.threshold.label}"
     count = len(entries)
@@ -244,7 +244,7 @@ def cpa_end_notice(
     end = long_date(due.end_date)
     count = len(entries)
     noun = "entry" if count == 1 else "entries"
-    cause = "its conditional date" if due.ends_by_condition else "its expiry date"
+    cause = due.end_kind.label
     subject = f"CPA certificate {due.number} ended on {end}: {count} CPL {noun} due for removal"
     blocks: list[_Block] = [
         _Para("To SECAS,"),

@@ -30,7 +30,7 @@ class NoticeKind(StrEnum):
 
 class Notice(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
-    # e.g. "cpa:17:12m:maker@example.com" — unique, so a notice is queued only once.
+    # e.g. "cpa:17:2027-03-31:12m:maker@example.com" — unique, so a notice is queued only once.
     key: str = Field(max_length=400, unique=True)
     kind: str = Field(max_length=40, index=True)
     recipients: str = Field(max_length=2000)

@@ -93,9 +93,13 @@ class RunSummary:
         return text
 
 
-def cpa_key(certificate_id: int, threshold: Threshold, recipient: str) -> str:
-    """The outbox key of a CPA notice: one per certificate, threshold and recipient."""
-    return f"cpa:{certificate_id}:{threshold.value}:{recipient}"
+def cpa_key(certificate_id: int, end_date: date, threshold: Threshold, recipient: str) -> str:
+    """The outbox key of a CPA notice: one per certificate, end date, threshold and recipient.
+
+    The end date is part of the key so that a moved end (a recorded renewal) re-arms the
+    notices for the new end, while those sent for the old one stay sent.
+    """
+    return f"cpa:{certificate_id}:{end_date.isoformat()}:{threshold.value}:{recipient}"
 
 
 def _normalise_address(address: str) -> str:
@@ -154,15 +158,25 @@ def _affected(entry: Entry) -> messages.AffectedEntry:
     )
 
 
-def _notified_thresholds(session: Session) -> dict[int, frozenset[Threshold]]:
+def _notified_thresholds(session: Session) -> dict[tuple[int, str], frozenset[Threshold]]:
+    """The thresholds queued or sent so far, by (certificate id, ISO end date)."""
     cpa_kinds = [k.value for k in CPA_KIND.values()]
     keys = session.exec(select(Notice.key).where(col(Notice.kind).in_(cpa_kinds))).all()
-    found: dict[int, set[str]] = defaultdict(set)
+    found: dict[tuple[int, str], set[str]] = defaultdict(set)
     for key in keys:
-        parts = key.split(":", 3)
-        if len(parts) == 4 and parts[1].isdigit():
-            found[int(parts[1])].add(parts[2])
-    return {cid: thresholds_from(values) for cid, values in found.items()}
+        parts = key.split(":", 4)
+        if len(parts) == 5 and parts[1].isdigit():
+            found[(int(parts[1]), parts[2])].add(parts[3])
+    return {ends: thresholds_from(values) for ends, values in found.items()}
+
+
+def _notified_for(
+    notified: dict[tuple[int, str], frozenset[Threshold]], certificate: AssuranceCertificate
+) -> frozenset[Threshold]:
+    end = certificate.end_date
+    if certificate.id is None or end is None:
+        return frozenset()
+    return notified.get((certificate.id, end.isoformat()), frozenset())
 
 
 def _planned_cpa_notices(
@@ -174,7 +188,7 @@ def _planned_cpa_notices(
         composed = messages.cpa_end_notice(due, [_affected(e) for e in entries], secas_email=secas)
         return [
             (
-                cpa_key(due.certificate_id, due.threshold, _normalise_address(secas)),
+                cpa_key(due.certificate_id, due.end_date, due.threshold, _normalise_address(secas)),
                 kind,
                 [secas],
                 [],
@@ -192,7 +206,7 @@ def _planned_cpa_notices(
             recipient=contact,
             secas_email=settings.secas_email,
         )
-        key = cpa_key(due.certificate_id, due.threshold, contact)
+        key = cpa_key(due.certificate_id, due.end_date, due.threshold, contact)
         planned.append((key, kind, [contact], [settings.secas_email], composed))
     return planned
 
@@ -224,9 +238,10 @@ def queue_due_cpa_notices(
             certificate_id=c.id,
             number=c.number,
             expiry_date=c.cpa_expiry_date,
+            renewal_date=c.cpa_renewal_date,
             conditional_date=c.cpa_conditional_date,
             revoked=c.status == CertificateStatus.REVOKED,
-            notified=notified.get(c.id, frozenset()),
+            notified=_notified_for(notified, c),
         )
         for c in certificates
         if c.id is not None

@@ -29,7 +29,7 @@ from cpl_service.parties.models import Role
 from cpl_service.publication.reader import read_cpl_workbook
 from cpl_service.specifications.models import TechnicalSpecification
 from cpl_service.workbook.checks import check_workbook
-from cpl_service.workbook.context import IMPORT, CheckContext
+from cpl_service.workbook.context import IMPORT, CheckContext, CpaOnRecord
 from cpl_service.workbook.report import Issue
 from cpl_service.workbook.specifications import SpecificationInfo
 
@@ -49,6 +49,9 @@ IMPORT_CODES: dict[tuple[str, str], str] = {
     ("Firmware Version", "duplicate-entry"): "duplicate-device-model",
     ("CPA Expiry Date", "cpa-expiry-conflict"): "cpa-dates-conflict",
     ("CPA Conditional Date", "cpa-conditional-conflict"): "cpa-dates-conflict",
+    ("CPA Renewal Date", "cpa-renewal-required"): "required",
+    ("CPA Renewal Date", "cpa-renewal-conflict"): "cpa-dates-conflict",
+    ("CPA Certificate Type", "cpa-type-conflict"): "cpa-dates-conflict",
 }
 
 
@@ -85,12 +88,12 @@ def _check_context(session: Session, *, today: date) -> tuple[CheckContext, set[
             col(Entry.physical_device_type),
         ).where(text(LIVE_STATUSES_SQL))
     ).all()
-    cpa: dict[str, tuple[date | None, date | None]] = {}
+    cpa: dict[str, CpaOnRecord] = {}
     known: set[tuple[str, str]] = set()
     for cert in session.exec(select(AssuranceCertificate)).all():
         known.add((cert.kind, cert.number))
         if cert.kind == CertificateKind.CPA:
-            cpa[cert.number] = (cert.cpa_expiry_date, cert.cpa_conditional_date)
+            cpa[cert.number] = CpaOnRecord.of(cert)
     specifications = {
         s.name: SpecificationInfo(s.name, s.kind, s.installation_end_date)
         for s in session.exec(select(TechnicalSpecification)).all()
@@ -186,7 +189,9 @@ def _store(
                 new_certificates[key] = AssuranceCertificate(
                     kind=kind.value,
                     number=number,
+                    cpa_certificate_type=fields["cpa_certificate_type"] if is_cpa else None,
                     cpa_expiry_date=fields["cpa_expiry_date"] if is_cpa else None,
+                    cpa_renewal_date=fields["cpa_renewal_date"] if is_cpa else None,
                     cpa_conditional_date=fields["cpa_conditional_date"] if is_cpa else None,
                     created_at=now,
                 )

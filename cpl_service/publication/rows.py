@@ -57,6 +57,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("CPA Certificate Number", "text", 20, lambda e: e.cpa_certificate_number),
     Column("CPA Expiry Date", "date", 13, lambda e: e.cpa_expiry_date),
     Column("CPA Conditional Date", "date", 13, lambda e: e.cpa_conditional_date),
+    Column("CPA Certificate Type", "text", 13, lambda e: e.cpa_certificate_type),
+    Column("CPA Renewal Date", "date", 13, lambda e: e.cpa_renewal_date),
     Column("Manufacturer Image Hash", "text", 30, lambda e: e.manufacturer_image_hash),
     Column(
         "Manufacturer Image Hash Creator", "text", 24, lambda e: e.manufacturer_image_hash_creator

@@ -44,6 +44,7 @@ from cpl_service.workbook.checks import (
     check_workbook,
     referenced_entry_ids,
 )
+from cpl_service.workbook.context import CpaOnRecord
 from cpl_service.workbook.reader import ReadLimits, read_workbook
 from cpl_service.workbook.specifications import SpecificationInfo
 
@@ -109,7 +110,7 @@ def _context(session: Session, party: Party, rows: Sequence[Any], today: Any) ->
         upload_date=today,
         specifications={s.name: s for s in specification_infos(session)},
         live_identities={tuple(row) for row in live},  # type: ignore[misc]
-        cpa_certificates={c.number: (c.cpa_expiry_date, c.cpa_conditional_date) for c in cpa},
+        cpa_certificates={c.number: CpaOnRecord.of(c) for c in cpa},
         entries=previous,
     )
 
@@ -330,7 +331,9 @@ def _register_certificates(
                 continue
             info = wanted.setdefault((kind, number), {})
             if kind == CertificateKind.CPA.value:
+                info.setdefault("cpa_certificate_type", draft.get("cpa_certificate_type"))
                 info.setdefault("cpa_expiry_date", draft.get("cpa_expiry_date"))
+                info.setdefault("cpa_renewal_date", draft.get("cpa_renewal_date"))
                 if draft.get("cpa_conditional_date"):
                     info.setdefault("cpa_conditional_date", draft.get("cpa_conditional_date"))
     if not wanted:

@@ -5,7 +5,14 @@ No HTTP and no database session here: the service passes in what the rules need.
 """
 
 from cpl_service.workbook.checks import check_rows, check_workbook, referenced_entry_ids
-from cpl_service.workbook.context import IMPORT, UPLOAD, CheckContext, PreviousEntry, RowSource
+from cpl_service.workbook.context import (
+    IMPORT,
+    UPLOAD,
+    CheckContext,
+    CpaOnRecord,
+    PreviousEntry,
+    RowSource,
+)
 from cpl_service.workbook.headings import COLUMNS, CPL_LAYOUT, SHEET_NAME, SUBMISSION_LAYOUT, Column
 from cpl_service.workbook.reader import ParsedWorkbook, RawRow, ReadLimits, read_workbook
 from cpl_service.workbook.report import CheckReport, Issue
@@ -22,6 +29,7 @@ __all__ = [
     "CheckContext",
     "CheckReport",
     "Column",
+    "CpaOnRecord",
     "Issue",
     "ParsedWorkbook",
     "PreviousEntry",

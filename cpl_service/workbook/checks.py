@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from email_validator import EmailNotValidError, validate_email
 
+from cpl_service.certificates.cpa import CpaCertificateType
 from cpl_service.devices import (
     BY_CODE,
     DEVICE_TYPES,
@@ -41,6 +42,7 @@ from cpl_service.workbook.context import (
     SUBMISSION_TYPES,
     UPLOAD,
     CheckContext,
+    CpaOnRecord,
     Identity,
     PreviousEntry,
     RowSource,
@@ -69,6 +71,13 @@ _CERT_FIELDS: dict[CertificateKind, str] = {
     CertificateKind.DLMS: "dlms_certificate_number",
     CertificateKind.CPA: "cpa_certificate_number",
 }
+# What a row says about its CPA certificate besides the number.
+_CPA_DETAILS = (
+    "cpa_certificate_type",
+    "cpa_expiry_date",
+    "cpa_renewal_date",
+    "cpa_conditional_date",
+)
 # Free-text fields where a line break (Alt+Enter in Excel) is reasonable.
 _MULTILINE = frozenset(
     {"release_notes", "certificate_mapping_evidence", "smets1_compliance_statement"}
@@ -178,6 +187,22 @@ def check_rows(rows: Sequence[RawRow], *, context: CheckContext) -> CheckReport:
 _DEVICE_LIST = ", ".join(f"{t.name} ({t.code})" for t in DEVICE_TYPES)
 
 
+def parse_cpa_certificate_type(text: str) -> CpaCertificateType | None:
+    """The CPA certificate type a cell names, ignoring case, spaces and hyphens.
+
+    Args:
+        text: the cell's text, e.g. `Lifetime`, `Fixed-term` or `fixed term`.
+
+    Returns:
+        The type, or None when the text names neither.
+    """
+    key = "".join(ch for ch in text.casefold() if ch.isalnum())
+    for kind in CpaCertificateType:
+        if key == "".join(ch for ch in kind.value.casefold() if ch.isalnum()):
+            return kind
+    return None
+
+
 def _conditional(day: date | None) -> str:
     return f"conditional date {day.isoformat()}" if day else "no conditional date"
 
@@ -192,7 +217,7 @@ class _Checker:
         self.tech_names = ", ".join(s.name for s in specs if not s.is_gbcs) or "none"
         self.gbcs_names = ", ".join(s.name for s in specs if s.is_gbcs) or "none"
         self.seen_identities: dict[Identity, int] = {}
-        self.seen_cpa: dict[str, tuple[date, date | None, int]] = {}
+        self.seen_cpa: dict[str, tuple[CpaOnRecord, int]] = {}
         self.seen_entry_ids: dict[str, int] = {}
         self.email_cache: dict[str, str | EmailNotValidError] = {}
 
@@ -269,6 +294,11 @@ class _Checker:
 
     def _raw_text(self, name: str) -> str | None:
         return cell_text(self.values.get(name))
+
+    def _filled(self, name: str) -> bool:
+        """Whether the cell holds anything at all (a date, a number or some text)."""
+        value = self.values.get(name)
+        return value is not None and not (isinstance(value, str) and not value.strip())
 
     def _given(self, name: str, *, required: bool) -> str | None:
         """The cell's text; when there is none and the field is `required`, say so."""
@@ -580,91 +610,167 @@ class _Checker:
         self._cpa_dates(entry, status=status)
 
     def _cpa_dates(self, entry: dict[str, Any], *, status: str | None) -> None:
+        """The CPA certificate's type and dates: an expiry date for a Fixed-term one, a
+        renewal date for a Lifetime one (SEC MP209), an optional conditional date not after
+        either."""
         number = entry["cpa_certificate_number"]
+        kind = self._cpa_type()
         expiry = self._date("cpa_expiry_date")
+        renewal = self._date("cpa_renewal_date")
         conditional = self._date("cpa_conditional_date")
         has_number = self._raw_text("cpa_certificate_number") is not None
         if not has_number:
-            entry["cpa_expiry_date"] = None
-            entry["cpa_conditional_date"] = None
-            given = [n for n in ("cpa_expiry_date", "cpa_conditional_date") if self.values.get(n)]
-            for name in given:
-                self._warning(
-                    name,
-                    "not-applicable",
-                    f"{HEADING_OF[name]} was ignored because no CPA Certificate Number is given.",
-                )
+            for name in _CPA_DETAILS:
+                entry[name] = None
+                if self._filled(name):
+                    self._warning(
+                        name,
+                        "not-applicable",
+                        f"{HEADING_OF[name]} was ignored because no CPA Certificate Number is "
+                        "given.",
+                    )
             return
+        entry["cpa_certificate_type"] = kind.value if kind else None
         entry["cpa_expiry_date"] = expiry
+        entry["cpa_renewal_date"] = renewal
         entry["cpa_conditional_date"] = conditional
-        if self.values.get("cpa_expiry_date") is None:
+        if kind is None:
+            return
+        # The date a certificate of this type must have, and the one it must not.
+        own, other = (
+            ("cpa_renewal_date", "cpa_expiry_date")
+            if kind is CpaCertificateType.LIFETIME
+            else ("cpa_expiry_date", "cpa_renewal_date")
+        )
+        if self._filled(other):
             self._error(
-                "cpa_expiry_date",
-                "cpa-expiry-required",
-                "CPA Expiry Date is required with a CPA Certificate Number.",
+                other,
+                "cpa-date-not-applicable",
+                f"A {kind.value} CPA certificate has a {HEADING_OF[own]}, not a "
+                f"{HEADING_OF[other]}; leave {HEADING_OF[other]} empty or change the CPA "
+                "Certificate Type.",
             )
-        elif (
-            expiry is not None
-            and expiry <= self.context.upload_date
+        if not self._filled(own):
+            code = "cpa-renewal-required" if own == "cpa_renewal_date" else "cpa-expiry-required"
+            self._error(
+                own,
+                code,
+                f"{HEADING_OF[own]} is required with a {kind.value} CPA Certificate Number.",
+            )
+        ends = renewal if kind is CpaCertificateType.LIFETIME else expiry
+        if (
+            ends is not None
+            and ends <= self.context.upload_date
             and status is not None
             and status not in self.source.past_cpa_expiry_allowed
         ):
+            lifetime = kind is CpaCertificateType.LIFETIME
             self._error(
-                "cpa_expiry_date",
+                own,
                 "cpa-expired",
-                f"The CPA certificate expiry date {expiry.isoformat()} is not after today "
-                f"({self.context.upload_date.isoformat()}); an expired certificate cannot be "
-                "listed.",
+                f"The CPA certificate {'renewal' if lifetime else 'expiry'} date "
+                f"{ends.isoformat()} is not after today "
+                f"({self.context.upload_date.isoformat()}); "
+                + (
+                    "a lifetime certificate past its renewal date cannot be listed."
+                    if lifetime
+                    else "an expired certificate cannot be listed."
+                ),
             )
-        if expiry is not None and conditional is not None and conditional > expiry:
+        if ends is not None and conditional is not None and conditional > ends:
             self._error(
                 "cpa_conditional_date",
-                "conditional-after-expiry",
-                f"CPA Conditional Date {conditional.isoformat()} is after the CPA Expiry Date "
-                f"{expiry.isoformat()}; it must not be later.",
+                "conditional-after-expiry"
+                if own == "cpa_expiry_date"
+                else "conditional-after-renewal",
+                f"CPA Conditional Date {conditional.isoformat()} is after the {HEADING_OF[own]} "
+                f"{ends.isoformat()}; it must not be later.",
             )
-        if number is not None and expiry is not None:
-            self._one_certificate(number, expiry, conditional)
+        if number is not None and ends is not None:
+            self._one_certificate(number, CpaOnRecord(kind, expiry, renewal, conditional))
 
-    def _one_certificate(self, number: str, expiry: date, conditional: date | None) -> None:
-        """One CPA certificate has one expiry date (and, where fixed, one conditional date)."""
-        fixed = self.source.cpa_conditional_date_fixed
+    def _cpa_type(self) -> CpaCertificateType | None:
+        """The row's CPA Certificate Type; Fixed-term when not given, None when unknown."""
+        text = self._raw_text("cpa_certificate_type")
+        if text is None:
+            return CpaCertificateType.FIXED_TERM
+        kind = parse_cpa_certificate_type(text)
+        if kind is None:
+            self._error(
+                "cpa_certificate_type",
+                "invalid-choice",
+                f"CPA Certificate Type must be 'Fixed-term' or 'Lifetime'; found {show(text)}.",
+            )
+        return kind
+
+    def _one_certificate(self, number: str, given: CpaOnRecord) -> None:
+        """One CPA certificate has one type, one expiry or renewal date (and, where fixed,
+        one conditional date), in the register and across the rows of a file."""
         on_record = self.context.cpa_certificates.get(number)
-        if on_record is not None and on_record[0] is not None and on_record[0] != expiry:
-            self._error(
-                "cpa_expiry_date",
-                "cpa-expiry-conflict",
-                f"CPA certificate {show(number)} is on record with expiry date "
-                f"{on_record[0].isoformat()}, not {expiry.isoformat()}; one certificate has "
-                "one expiry date.",
-            )
-        if fixed and on_record is not None and on_record[1] != conditional:
-            self._error(
-                "cpa_conditional_date",
-                "cpa-conditional-conflict",
-                f"CPA certificate {show(number)} is on record with "
-                f"{_conditional(on_record[1])}, not {_conditional(conditional)}; one "
-                "certificate has one conditional date.",
-            )
+        if on_record is not None:
+            self._same_certificate(number, given, on_record, "is on record with", None)
         earlier = self.seen_cpa.get(number)
         if earlier is None:
-            self.seen_cpa[number] = (expiry, conditional, self.row)
+            self.seen_cpa[number] = (given, self.row)
+        else:
+            self._same_certificate(number, given, earlier[0], "is given", earlier[1])
+
+    def _same_certificate(
+        self,
+        number: str,
+        given: CpaOnRecord,
+        known: CpaOnRecord,
+        verb: str,
+        earlier_row: int | None,
+    ) -> None:
+        """Report where `given` differs from `known` (on record, or an earlier row)."""
+
+        def report(name: str, code: str, theirs: str, ours: str, what: str) -> None:
+            if earlier_row is None:
+                said = f"CPA certificate {show(number)} {verb} {theirs}, not {ours}"
+            else:
+                said = (
+                    f"CPA certificate {show(number)} {verb} {ours} here but {theirs} in row "
+                    f"{earlier_row}"
+                )
+            self._error(name, code, f"{said}; one certificate has {what}.")
+
+        if known.certificate_type is not given.certificate_type:
+            report(
+                "cpa_certificate_type",
+                "cpa-type-conflict",
+                f"type {known.certificate_type.value}",
+                f"type {given.certificate_type.value}",
+                "one type",
+            )
             return
-        if earlier[0] != expiry:
-            self._error(
+        if known.expiry_date is not None and known.expiry_date != given.expiry_date:
+            assert given.expiry_date is not None
+            report(
                 "cpa_expiry_date",
                 "cpa-expiry-conflict",
-                f"CPA certificate {show(number)} is given expiry date {expiry.isoformat()} "
-                f"here but {earlier[0].isoformat()} in row {earlier[2]}; one certificate has "
-                "one expiry date.",
+                f"expiry date {known.expiry_date.isoformat()}",
+                f"expiry date {given.expiry_date.isoformat()}",
+                "one expiry date",
             )
-        if fixed and earlier[1] != conditional:
-            self._error(
+        if known.renewal_date is not None and known.renewal_date != given.renewal_date:
+            assert given.renewal_date is not None
+            report(
+                "cpa_renewal_date",
+                "cpa-renewal-conflict",
+                f"renewal date {known.renewal_date.isoformat()}",
+                f"renewal date {given.renewal_date.isoformat()}",
+                "one renewal date",
+            )
+        if self.source.cpa_conditional_date_fixed and known.conditional_date != (
+            given.conditional_date
+        ):
+            report(
                 "cpa_conditional_date",
                 "cpa-conditional-conflict",
-                f"CPA certificate {show(number)} is given {_conditional(conditional)} here "
-                f"but {_conditional(earlier[1])} in row {earlier[2]}; one certificate has one "
-                "conditional date.",
+                _conditional(known.conditional_date),
+                _conditional(given.conditional_date),
+                "one conditional date",
             )
 
     def _previous_entry(self, entry: dict[str, Any], submission_type: str | None) -> str | None:
@@ -838,10 +944,12 @@ __all__ = [
     "UPLOAD",
     "CheckContext",
     "CheckReport",
+    "CpaOnRecord",
     "PreviousEntry",
     "RowSource",
     "check_rows",
     "check_workbook",
     "normalise_entry_id",
+    "parse_cpa_certificate_type",
     "referenced_entry_ids",
 ]

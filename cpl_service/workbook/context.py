@@ -11,6 +11,8 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import date
 
+from cpl_service.certificates.cpa import CpaCertificateType
+from cpl_service.certificates.models import AssuranceCertificate
 from cpl_service.entries.models import SubmissionType
 from cpl_service.entries.workflow import LISTED_STATUSES
 from cpl_service.workbook.headings import CPL_LAYOUT, SUBMISSION_LAYOUT, Layout
@@ -33,8 +35,8 @@ class RowSource:
             Effective Date, Panel Decision Reference, Removal Proposed and SMETS1); empty
             when rows give none, each becoming a new `pending_review` entry.
         entry_id_given: each row gives its CPL Entry ID, which must not be in use yet.
-        past_cpa_expiry_allowed: the statuses a row may have with a CPA Expiry Date that
-            is not after the check date.
+        past_cpa_expiry_allowed: the statuses a row may have with a CPA Expiry Date (or
+            Renewal Date) that is not after the check date.
         submission_evidence: a Firmware Update must name its Previous CPL Entry ID and give
             Certificate Mapping Evidence, a SMETS1 entry its SMETS1 Compliance Statement
             (a published CPL lists none of them).
@@ -44,7 +46,8 @@ class RowSource:
         default_submission_type: the Submission Type of a row that gives none; None when
             every row must give one.
         cpa_conditional_date_fixed: one CPA certificate has one conditional date, as it has
-            one expiry date (an upload may give a certificate on record a new condition).
+            one type and one expiry or renewal date (an upload may give a certificate on
+            record a new condition).
     """
 
     layout: Layout
@@ -77,6 +80,33 @@ IMPORT = RowSource(
 
 
 @dataclass(frozen=True)
+class CpaOnRecord:
+    """A CPA certificate in the register, as far as the row rules compare rows with it.
+
+    Attributes:
+        certificate_type: Fixed-term (an expiry date) or Lifetime (a renewal date).
+        expiry_date: a fixed-term certificate's expiry date.
+        renewal_date: a lifetime certificate's renewal date (as last recorded).
+        conditional_date: the conditional date, if any.
+    """
+
+    certificate_type: CpaCertificateType = CpaCertificateType.FIXED_TERM
+    expiry_date: date | None = None
+    renewal_date: date | None = None
+    conditional_date: date | None = None
+
+    @classmethod
+    def of(cls, certificate: AssuranceCertificate) -> CpaOnRecord:
+        """The register's CPA certificate, as the rules compare rows with it."""
+        return cls(
+            CpaCertificateType(certificate.cpa_certificate_type or CpaCertificateType.FIXED_TERM),
+            certificate.cpa_expiry_date,
+            certificate.cpa_renewal_date,
+            certificate.cpa_conditional_date,
+        )
+
+
+@dataclass(frozen=True)
 class PreviousEntry:
     """An existing entry a `Firmware Update` row may name as its Previous CPL Entry ID."""
 
@@ -100,7 +130,7 @@ class CheckContext:
         specifications: the technical-specification register by canonical name.
         live_identities: (manufacturer_id, model_id, hardware_version, firmware_version,
             physical_device_type code) of every pending_review or active entry.
-        cpa_certificates: CPA number -> (expiry date, conditional date) on record.
+        cpa_certificates: CPA number -> the certificate on record (type and dates).
         entries: entry_id -> the entries rows name as Previous CPL Entry ID (see
             `referenced_entry_ids`). An ID missing here is reported as no such entry, so
             an entry the submitter may not see is left out and stays hidden.
@@ -112,7 +142,7 @@ class CheckContext:
     upload_date: date
     specifications: Mapping[str, SpecificationInfo] = field(default_factory=dict)
     live_identities: AbstractSet[Identity] = frozenset()
-    cpa_certificates: Mapping[str, tuple[date | None, date | None]] = field(default_factory=dict)
+    cpa_certificates: Mapping[str, CpaOnRecord] = field(default_factory=dict)
     entries: Mapping[str, PreviousEntry] = field(default_factory=dict)
     source: RowSource = UPLOAD
     taken_entry_ids: AbstractSet[str] = frozenset()

@@ -125,8 +125,8 @@ COLUMNS: tuple[Column, ...] = (
         "CPA Expiry Date",
         "cpa_expiry_date",
         False,
-        "Required with a CPA certificate number: the certificate's expiry date, as an Excel "
-        "date or YYYY-MM-DD, after today.",
+        "Required with a Fixed-term CPA certificate number: the certificate's expiry date, as "
+        "an Excel date or YYYY-MM-DD, after today. Leave it empty for a Lifetime certificate.",
         "date",
     ),
     Column(
@@ -134,7 +134,25 @@ COLUMNS: tuple[Column, ...] = (
         "cpa_conditional_date",
         False,
         "Optional: the date by which a conditional CPA certificate's conditions must be met; "
-        "not after the CPA Expiry Date.",
+        "not after the CPA Expiry Date (or, for a Lifetime certificate, the CPA Renewal Date).",
+        "date",
+    ),
+    Column(
+        "CPA Certificate Type",
+        "cpa_certificate_type",
+        False,
+        "Optional: 'Fixed-term' (the default when empty) for a CPA certificate with an expiry "
+        "date, or 'Lifetime' for an NCSC lifetime certificate, which has a renewal date instead "
+        "(SEC modification MP209).",
+        "choice",
+    ),
+    Column(
+        "CPA Renewal Date",
+        "cpa_renewal_date",
+        False,
+        "Required for a Lifetime CPA certificate, which then has no CPA Expiry Date: the "
+        "certificate's renewal date, as an Excel date or YYYY-MM-DD, after today. Leave it "
+        "empty for a Fixed-term certificate.",
         "date",
     ),
     Column(

@@ -11,7 +11,7 @@ import pytest
 
 from cpl_service.entries.models import Entry
 from cpl_service.entries.workflow import REMOVAL_STATUSES
-from cpl_service.workbook import IMPORT, UPLOAD, RawRow, RowSource, check_rows
+from cpl_service.workbook import IMPORT, UPLOAD, CpaOnRecord, RawRow, RowSource, check_rows
 from cpl_service.workbook.headings import HEADING_OF
 from cpl_service.workbook.report import CheckReport
 
@@ -219,7 +219,9 @@ def test_submission_type_required_on_upload_defaulted_in_a_listing() -> None:
 
 def test_cpa_conditional_date_fixed_in_a_listing_not_on_upload() -> None:
     record: dict[str, Any] = {
-        "cpa_certificates": {"CPA-0001": (date(2030, 1, 1), date(2028, 1, 1))}
+        "cpa_certificates": {
+            "CPA-0001": CpaOnRecord(expiry_date=date(2030, 1, 1), conditional_date=date(2028, 1, 1))
+        }
     }
     row = row_values(cpa_conditional_date=date(2029, 1, 1))
     assert found(check(row, source=UPLOAD, **record)) == set()

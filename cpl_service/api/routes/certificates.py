@@ -11,6 +11,7 @@ from cpl_service.api.schemas import (
     CertificatePage,
     CertificatePublic,
     ConditionalClearanceIn,
+    RenewalIn,
     RevocationIn,
     RevocationOut,
 )
@@ -24,13 +25,17 @@ router = APIRouter(prefix="/certificates", tags=["certificates"])
 def _public(view: reliance.CertificateView) -> CertificatePublic:
     certificate = view.certificate
     assert certificate.id is not None
+    end = certificate.end
     return CertificatePublic(
         id=certificate.id,
         kind=certificate.kind,
         number=certificate.number,
+        cpa_certificate_type=certificate.cpa_certificate_type,
         cpa_expiry_date=certificate.cpa_expiry_date,
+        cpa_renewal_date=certificate.cpa_renewal_date,
         cpa_conditional_date=certificate.cpa_conditional_date,
-        end_date=certificate.end_date,
+        end_date=end.day if end else None,
+        end_date_kind=end.kind.value if end else None,
         status=certificate.status,
         revoked_at=certificate.revoked_at,
         revocation_reason=certificate.revocation_reason,
@@ -89,5 +94,22 @@ def clear_conditional_date(
         reference=body.reference,
         actor=Actor.of(secas),
         now=utcnow(),
+    )
+    return _public(view)
+
+
+@router.post("/cpa/{number}/renewal", response_model=CertificatePublic)
+def record_renewal(
+    number: str, body: RenewalIn, session: SessionDep, secas: SecasParty
+) -> CertificatePublic:
+    """NCSC renewed a lifetime CPA certificate: record its new renewal date."""
+    now = utcnow()
+    view = reliance.record_renewal(
+        session=session,
+        number=number,
+        renewal_date=body.renewal_date,
+        reference=body.reference,
+        actor=Actor.of(secas),
+        now=now,
     )
     return _public(view)
