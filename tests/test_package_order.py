@@ -30,11 +30,12 @@ ORDER: tuple[str, ...] = (
     "notices",
     "extracts",
     "submissions",
+    # Above entries: the row checks read the field lengths declared on the entry model.
+    "workbook",
     "entries",
     "certificates",
     "specifications",
     "parties",
-    "workbook",
     "signing",
     "devices",
     "db",
