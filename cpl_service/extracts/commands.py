@@ -13,9 +13,11 @@ from cryptography import x509
 from cpl_service.clock import utcnow
 from cpl_service.config import Settings
 from cpl_service.errors import CplError, InvalidInputError
+from cpl_service.extracts.follow import ExtractService, Follower, follow, install_stop_handlers
 from cpl_service.extracts.verify import verify_extract
 from cpl_service.signing.certificates import load_pem_certificates
 from cpl_service.signing.devpki import init_dev_pki
+from cpl_service.signing.devtoken import init_dev_token_pki
 
 BANNER = (
     "*" * 72 + "\n"
@@ -45,8 +47,6 @@ def _pki_init_dev(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _pki_init_dev_token(args: argparse.Namespace, settings: Settings) -> int:
-    from cpl_service.signing.devtoken import init_dev_token_pki
-
     password = settings.signing_key_password
     pki = init_dev_token_pki(
         Path(args.directory),
@@ -134,14 +134,6 @@ def _positive_seconds(text: str) -> float:
 
 
 def _extract_follow(args: argparse.Namespace, _settings: Settings) -> int:
-    from cpl_service.extracts.follow import (
-        ExtractService,
-        Follower,
-        follow,
-        install_stop_handlers,
-    )
-    from cpl_service.signing.certificates import load_pem_certificates
-
     token = _read(args.token_file, "token file").decode("utf-8").strip()
     if not token:
         raise InvalidInputError(f"the token file {args.token_file} is empty")
