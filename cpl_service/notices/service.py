@@ -20,6 +20,7 @@ from sqlalchemy import Engine, func, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
+from cpl_service.batches import batches
 from cpl_service.certificates.models import AssuranceCertificate
 from cpl_service.clock import utcnow
 from cpl_service.config import Settings
@@ -225,12 +226,16 @@ def queue_due_cpa_notices(*, session: Session, as_of: date, settings: Settings) 
         by_number[entry.cpa_certificate_number].append(entry)
     if not by_number:
         return 0
-    certificates = session.exec(
-        select(AssuranceCertificate).where(
-            AssuranceCertificate.kind == CertificateKind.CPA.value,
-            col(AssuranceCertificate.number).in_(list(by_number)),
-        )
-    ).all()
+    certificates = [
+        certificate
+        for batch in batches(sorted(by_number))
+        for certificate in session.exec(
+            select(AssuranceCertificate).where(
+                AssuranceCertificate.kind == CertificateKind.CPA.value,
+                col(AssuranceCertificate.number).in_(batch),
+            )
+        ).all()
+    ]
     notified = _notified_thresholds(session)
     facts = [
         CertificateFacts(

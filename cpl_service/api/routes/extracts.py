@@ -26,6 +26,7 @@ from cpl_service.api.deps import (
     check_role_name,
 )
 from cpl_service.api.hot_cache import LATEST_TTL_SECONDS, ROLE_TTL_SECONDS, HotCache
+from cpl_service.api.params import Offset, SequencePath
 from cpl_service.clock import utcnow
 from cpl_service.errors import NotFoundError
 from cpl_service.extracts import service
@@ -101,7 +102,7 @@ def list_extracts(
     settings: SettingsDep,
     _caller: DccOrSecasParty,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> ExtractPage:
     """Every published extract, newest first, with the DCC's load status."""
     page, total = service.list_extracts(session=session, limit=limit, offset=offset)
@@ -171,7 +172,7 @@ def _look_up_latest(
 
 @router.get("/extracts/{sequence}")
 def extract_payload(
-    sequence: int,
+    sequence: SequencePath,
     session: SessionDep,
     _caller: DccOrSecasParty,
     if_none_match: Annotated[str | None, Header()] = None,
@@ -182,7 +183,9 @@ def extract_payload(
 
 
 @router.get("/extracts/{sequence}/signature")
-def extract_signature(sequence: int, session: SessionDep, _caller: DccOrSecasParty) -> Response:
+def extract_signature(
+    sequence: SequencePath, session: SessionDep, _caller: DccOrSecasParty
+) -> Response:
     """The detached CMS signature (DER) over the extract's payload."""
     extract = service.get_extract(session=session, sequence=sequence)
     return Response(
@@ -197,7 +200,7 @@ def extract_signature(sequence: int, session: SessionDep, _caller: DccOrSecasPar
 
 @router.post("/extracts/{sequence}/acknowledgement", response_model=ExtractPublic)
 def acknowledge_extract(
-    sequence: int,
+    sequence: SequencePath,
     body: AcknowledgementIn,
     session: SessionDep,
     settings: SettingsDep,
