@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from cpl_service import __version__
-from cpl_service.api import errors
+from cpl_service.api import errors, openapi
 from cpl_service.api.hot_cache import HotCache
 from cpl_service.api.idempotency import IdempotencyKeys
 from cpl_service.api.input_guard import InputGuard
@@ -30,6 +30,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = make_engine(settings)
     app.state.hot_cache = HotCache()
     errors.install(app)
+    openapi.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(IdempotencyKeys)
     app.add_middleware(InputGuard, max_json_bytes=settings.max_json_bytes)
