@@ -71,6 +71,7 @@ WORKBOOK_PROBLEM_SCHEMA: dict[str, Any] = {
 }
 
 EXAMPLES: dict[str, tuple[str, str, str]] = {
+    "400": ("about:blank", "Bad Request", "There was an error parsing the body"),
     "401": ("about:blank", "Unauthorized", "A valid bearer token is required."),
     "403": ("/problems/forbidden", "Not allowed for your role", "Only secas may do this."),
     "404": ("/problems/not-found", "Not found", "There is no submission 7."),
@@ -81,6 +82,7 @@ EXAMPLES: dict[str, tuple[str, str, str]] = {
     "503": ("about:blank", "Service Unavailable", "The signing key cannot be used."),
 }
 DESCRIPTIONS = {
+    "400": "The body could not be parsed (malformed JSON or multipart)",
     "304": "Not modified: the payload has the ETag given in If-None-Match",
     "401": "No valid bearer token",
     "403": "Your role may not do this",
@@ -102,7 +104,10 @@ ANY_PARTY = {
     ("get", "/api/v1/entries"),
     ("get", "/api/v1/entries/{entry_id}"),
 }
-NOT_FOUND_WITHOUT_PATH_PARAMETERS = {("get", "/api/v1/extracts/latest")}
+NOT_FOUND_WITHOUT_PATH_PARAMETERS = {
+    ("get", "/api/v1/extracts/latest"),
+    ("post", "/api/v1/certificates/revocations"),
+}
 SIGNING = {("post", "/api/v1/extracts"), ("get", "/api/v1/signing/certificates")}
 MEDIA_TYPES: dict[tuple[str, str], dict[str, Any]] = {
     ("get", "/api/v1/template"): {XLSX: {"schema": BINARY}},
@@ -187,7 +192,7 @@ def _problem_response(status: str, schema: dict[str, Any] = PROBLEM_REF) -> dict
 
 
 def _statuses(method: str, path: str, operation: dict[str, Any]) -> list[str]:
-    statuses = []
+    statuses = ["400"] if "requestBody" in operation else []
     secured = bool(operation.get("security"))
     if secured:
         statuses.append("401")
