@@ -18,6 +18,8 @@ from cpl_service.storable import describe, unstorable_character
 
 MAX_HEADER_BYTES = 16 * 1024
 MAX_QUERY_BYTES = 4096
+# What uvicorn reads of a request head at most; beyond it the server itself answers 4xx.
+MAX_REQUEST_HEAD_BYTES = 32 * 1024
 
 
 def _unstorable_in_json(document: Any) -> str | None:

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import socket
+from pathlib import Path
+
+import httpx
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from cpl_service.api.input_guard import MAX_HEADER_BYTES, MAX_QUERY_BYTES
+from cpl_service.api.input_guard import (
+    MAX_HEADER_BYTES,
+    MAX_QUERY_BYTES,
+    MAX_REQUEST_HEAD_BYTES,
+)
 from cpl_service.config import Settings
 from cpl_service.main import create_app
 from tests.conftest import MakeParty, auth
 from tests.factories import make_entry
+from tests.server import running_server
 
 API = "/api/v1"
 
@@ -61,3 +70,20 @@ def test_too_many_multipart_parts_is_a_4xx(client: TestClient, make_party: MakeP
     response = client.post(f"{API}/submissions", files=files, headers=auth(token))
     assert response.status_code in (400, 413, 422), response.text
     assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_real_server_refuses_huge_heads_without_a_5xx(settings: Settings, tmp_path: Path) -> None:
+    with running_server(settings, tmp_path / "serve.log") as base:
+        just_over = httpx.get(f"{base}/healthz", headers={"X-Padding": "a" * 20_000})
+        assert just_over.status_code == 431
+        assert just_over.headers["content-type"] == "application/problem+json"
+        # Beyond what uvicorn reads of a head at all, the server itself refuses it.
+        port = int(base.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(
+                b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Padding: "
+                + b"a" * (MAX_REQUEST_HEAD_BYTES + 1000)
+                + b"\r\n\r\n"
+            )
+            status_line = sock.recv(100).split(b"\r\n")[0]
+        assert status_line.split()[1].startswith(b"4"), status_line
