@@ -318,7 +318,7 @@ def test_connection_survives_an_unexpected_error(crashing_server: int) -> None:
 def test_cpa_notices_for_thousands_of_distinct_certificates(
     session: Session, settings: Settings
 ) -> None:
-    """Every CPA certificate in one lookup once made PostgreSQL refuse the query."""
+    """Thousands of distinct CPA certificates: the lookup goes in bounded batches."""
     template = make_entry(session, status="active", cpa_expiry_date=today() + timedelta(days=300))
     table = SQLModel.metadata.tables["entry"]
     row = dict(session.connection().execute(table.select()).one()._mapping)
