@@ -29,12 +29,21 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     # command's import time (measured); only `serve` needs it, not `notices run` from cron.
     import uvicorn
 
+    from cpl_service.api.input_guard import MAX_REQUEST_HEAD_BYTES
     from cpl_service.main import create_app
 
     signer = prepare(settings)
     app = create_app(settings)
     app.state.signer = signer
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="info",
+        # The request line and headers together; the app refuses headers over 16 KB with a
+        # problem response before this protocol-level cap is reached.
+        h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
+    )
     return 0
 
 

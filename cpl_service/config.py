@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     max_uncompressed_bytes: int = 200 * 1024 * 1024
     max_document_bytes: int = 10 * 1024 * 1024
     max_request_bytes: int = 120 * 1024 * 1024
+    max_json_bytes: int = 64 * 1024
 
     @property
     def resolved_database_url(self) -> str:

@@ -62,9 +62,14 @@ def _status_for(exc: errors.CplError) -> int:
     return 400
 
 
+def problem_for(exc: errors.CplError) -> JSONResponse:
+    """The problem response for a domain error."""
+    return problem(_status_for(exc), exc.detail, slug=exc.slug, title=exc.title, **exc.extra)
+
+
 async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.CplError)
-    return problem(_status_for(exc), exc.detail, slug=exc.slug, title=exc.title, **exc.extra)
+    return problem_for(exc)
 
 
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -9,17 +9,21 @@ queued for the next run and two processes never send the same notice.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from pathlib import Path
 
 from sqlalchemy import Engine, func, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
+from cpl_service.batches import batches
 from cpl_service.certificates.models import AssuranceCertificate, CertificateStatus
 from cpl_service.clock import Clock
 from cpl_service.config import Settings
@@ -57,8 +61,6 @@ CPA_KIND = {
 # A message the mail server itself refuses this many times is given up ("failed").
 # An unreachable server never makes a notice fail: it just waits for the next run.
 MAX_ATTEMPTS = 10
-# A SQLite claim older than this is assumed to belong to a process that died.
-STALE_CLAIM = timedelta(minutes=15)
 
 _LIMITS = {"recipients": 2000, "cc": 2000, "subject": 500, "last_error": 2000}
 
@@ -226,12 +228,16 @@ def queue_due_cpa_notices(
         by_number[entry.cpa_certificate_number].append(entry)
     if not by_number:
         return 0
-    certificates = session.exec(
-        select(AssuranceCertificate).where(
-            AssuranceCertificate.kind == CertificateKind.CPA.value,
-            col(AssuranceCertificate.number).in_(list(by_number)),
-        )
-    ).all()
+    certificates = [
+        certificate
+        for batch in batches(sorted(by_number))
+        for certificate in session.exec(
+            select(AssuranceCertificate).where(
+                AssuranceCertificate.kind == CertificateKind.CPA.value,
+                col(AssuranceCertificate.number).in_(batch),
+            )
+        ).all()
+    ]
     notified = _notified_thresholds(session)
     facts = [
         CertificateFacts(
@@ -496,17 +502,28 @@ def _send_claimed(
         return outcome
 
 
-def _release_stale_claims(engine: Engine, now: datetime) -> None:
-    cutoff = now - STALE_CLAIM
-    with engine.begin() as connection:
-        connection.execute(
-            update(Notice)
-            .where(
-                col(Notice.status) == NoticeStatus.SENDING,
-                col(Notice.last_attempt_at) < cutoff,
-            )
-            .values(status=NoticeStatus.QUEUED)
-        )
+@contextmanager
+def _sole_sqlite_sender(engine: Engine) -> Iterator[None]:
+    """Hold the SQLite database's sender lock, then free every claim left by a dead run.
+
+    Every SQLite sender holds this lock while it sends, and the operating system drops it when
+    a process dies (even by kill -9). So whoever holds it knows that a notice still marked
+    `sending` was claimed by a run that died: it is queued again at once, not after a timeout.
+    """
+    database = engine.url.database
+    assert database, "the SQLite outbox lives in a database file"
+    with Path(f"{database}.notices-lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # a concurrent run waits here until this one ends
+        try:
+            with engine.begin() as connection:
+                connection.execute(
+                    update(Notice)
+                    .where(col(Notice.status) == NoticeStatus.SENDING.value)
+                    .values(status=NoticeStatus.QUEUED.value)
+                )
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def send_queued(
@@ -516,9 +533,19 @@ def send_queued(
 
     Each attempt and send is stamped with `clock()` at that moment.
     """
-    postgres = engine.dialect.name == "postgresql"
-    if not postgres:
-        _release_stale_claims(engine, clock())
+    if engine.dialect.name == "postgresql":
+        return _send_all(
+            engine=engine, transport=transport, settings=settings, clock=clock, postgres=True
+        )
+    with _sole_sqlite_sender(engine):
+        return _send_all(
+            engine=engine, transport=transport, settings=settings, clock=clock, postgres=False
+        )
+
+
+def _send_all(
+    *, engine: Engine, transport: Transport, settings: Settings, clock: Clock, postgres: bool
+) -> SendSummary:
     with Session(engine) as session:
         ids = session.exec(
             select(Notice.id).where(Notice.status == NoticeStatus.QUEUED).order_by(col(Notice.id))

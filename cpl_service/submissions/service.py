@@ -9,12 +9,15 @@ from datetime import datetime
 from typing import Any
 
 from cryptography import x509
-from sqlalchemy import func, text, tuple_
+from sqlalchemy import bindparam, func, text, update
 from sqlalchemy import select as sa_select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, select
 
-from cpl_service.certificates.models import AssuranceCertificate
+from cpl_service.batches import batches
+from cpl_service.certificates.models import AssuranceCertificate, CertificateStatus
 from cpl_service.config import Settings
 from cpl_service.devices import CertificateKind
 from cpl_service.entries import service as entries
@@ -25,6 +28,7 @@ from cpl_service.entries.models import (
     SubmissionType,
     format_entry_id,
 )
+from cpl_service.entries.workflow import REMOVAL_STATUSES
 from cpl_service.errors import (
     ConflictError,
     NotFoundError,
@@ -36,6 +40,7 @@ from cpl_service.errors import (
 from cpl_service.parties.models import Actor, Party, PartyCertificate, Role
 from cpl_service.signing.verify import verify_with_registered
 from cpl_service.specifications.models import TechnicalSpecification
+from cpl_service.storable import check_filename
 from cpl_service.submissions.models import Submission, SubmissionDocument, SubmissionStatus
 from cpl_service.workbook.checks import (
     CheckContext,
@@ -58,6 +63,8 @@ IDENTITY_COLUMNS = (
     "physical_device_type",
 )
 SUMMARY_COLUMNS = ("entry_id", "status", *IDENTITY_COLUMNS, "model_name")
+# Every entry ever made Active is on the public CPL; pending and rejected ones are private.
+PUBLIC_STATUSES = frozenset({EntryStatus.ACTIVE, *REMOVAL_STATUSES})
 
 
 @dataclass(frozen=True)
@@ -92,10 +99,10 @@ def _context(session: Session, party: Party, rows: Sequence[Any], today: Any) ->
     ).all()
     wanted = sorted(referenced_entry_ids(rows))
     previous: dict[str, PreviousEntry] = {}
-    for start in range(0, len(wanted), 500):
-        for e in session.exec(
-            select(Entry).where(col(Entry.entry_id).in_(wanted[start : start + 500]))
-        ).all():
+    for batch in batches(wanted):
+        for e in session.exec(select(Entry).where(col(Entry.entry_id).in_(batch))).all():
+            if e.status not in PUBLIC_STATUSES and not entries.can_see(party, e):
+                continue  # another party's private entry must read exactly like a missing one
             previous[e.entry_id] = PreviousEntry(
                 entry_id=e.entry_id,
                 status=e.status,
@@ -174,6 +181,9 @@ def submit(
 
     Re-uploading byte-identical content (same party) returns the first submission.
     """
+    check_filename(filename, what="workbook")
+    for document in documents:
+        check_filename(document.filename, what="document")
     if not filename.lower().endswith(WORKBOOK_SUFFIXES):
         raise UnsupportedFileError(
             f"{filename!r} is not an .xlsx or .xlsm workbook; save the CPL template as "
@@ -338,28 +348,44 @@ def _register_certificates(
                     info.setdefault("cpa_conditional_date", draft.get("cpa_conditional_date"))
     if not wanted:
         return
-    known = {
-        (c.kind, c.number): c
-        for c in session.exec(
-            select(AssuranceCertificate).where(
-                tuple_(col(AssuranceCertificate.kind), col(AssuranceCertificate.number)).in_(
-                    list(wanted)
-                )
+    # Insert-or-ignore, then update: a concurrent upload registering the same new number
+    # (for another Device Model) is not a conflict, and no statement grows with the upload.
+    table = SQLModel.metadata.tables["assurance_certificate"]
+    postgres = session.connection().dialect.name == "postgresql"
+    insert = postgresql_insert if postgres else sqlite_insert
+    rows = [
+        {
+            "kind": kind,
+            "number": number,
+            "cpa_certificate_type": info.get("cpa_certificate_type"),
+            "cpa_expiry_date": info.get("cpa_expiry_date"),
+            "cpa_renewal_date": info.get("cpa_renewal_date"),
+            "cpa_conditional_date": info.get("cpa_conditional_date"),
+            "status": CertificateStatus.VALID.value,
+            "created_at": now,
+        }
+        for (kind, number), info in sorted(wanted.items())
+    ]
+    statement = insert(table).on_conflict_do_nothing(index_elements=["kind", "number"])
+    for batch in batches(rows):
+        session.connection().execute(statement, list(batch))
+    # A newly declared condition is recorded: it can only bring notices earlier.
+    conditions = [
+        {"cert_number": number, "cert_date": info["cpa_conditional_date"]}
+        for (kind, number), info in sorted(wanted.items())
+        if kind == CertificateKind.CPA.value and info.get("cpa_conditional_date")
+    ]
+    if conditions:
+        session.connection().execute(
+            update(table)
+            .where(
+                table.c.kind == CertificateKind.CPA.value,
+                table.c.number == bindparam("cert_number"),
+                table.c.cpa_conditional_date.is_(None),
             )
-        ).all()
-    }
-    for (kind, number), info in wanted.items():
-        record = known.get((kind, number))
-        if record is None:
-            session.add(AssuranceCertificate(kind=kind, number=number, created_at=now, **info))
-        elif (
-            kind == CertificateKind.CPA.value
-            and record.cpa_conditional_date is None
-            and info.get("cpa_conditional_date")
-        ):
-            # A newly declared condition is recorded: it can only bring notices earlier.
-            record.cpa_conditional_date = info["cpa_conditional_date"]
-            session.add(record)
+            .values(cpa_conditional_date=bindparam("cert_date")),
+            conditions,
+        )
 
 
 def reserve_entry_ids(session: Session, count: int) -> list[int]:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from cpl_service.api.deps import SecasParty, SessionDep
+from cpl_service.api.params import Offset
 from cpl_service.api.schemas import (
     CertificatePage,
     CertificatePublic,
@@ -50,7 +51,7 @@ def list_certificates(
     expiring_within_days: Annotated[int | None, Query(ge=0, le=36500)] = None,
     kind: Annotated[str | None, Query(max_length=10)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> CertificatePage:
     """Every certificate with the entries relying on it; optionally only those ending soon."""
     views, total = reliance.list_certificates(
@@ -85,7 +86,10 @@ def revoke_certificate(body: RevocationIn, session: SessionDep, secas: SecasPart
 
 @router.post("/cpa/{number}/conditional-clearance", response_model=CertificatePublic)
 def clear_conditional_date(
-    number: str, body: ConditionalClearanceIn, session: SessionDep, secas: SecasParty
+    number: Annotated[str, Path(min_length=1, max_length=100)],
+    body: ConditionalClearanceIn,
+    session: SessionDep,
+    secas: SecasParty,
 ) -> CertificatePublic:
     """NCSC confirmed the conditions of a conditional CPA certificate: clear its date."""
     view = reliance.clear_conditional_date(

@@ -10,6 +10,7 @@ from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel
 
 from cpl_service.api.deps import EngineDep, SessionDep, SettingsDep
+from cpl_service.api.params import Offset
 from cpl_service.clock import utcnow
 from cpl_service.publication import exports, service
 
@@ -37,7 +38,7 @@ def list_cpl(
     manufacturer_id: Annotated[str | None, Query(description="4 hex digits")] = None,
     q: Annotated[str | None, Query(max_length=200, description="free-text search")] = None,
     limit: Annotated[int, Query(ge=1, le=service.MAX_LIMIT)] = service.DEFAULT_LIMIT,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> CplPage:
     """Every entry ever made Active, with its current status, sorted by entry ID."""
     filters = service.make_filter(

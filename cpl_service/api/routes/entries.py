@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from sqlmodel import Session
 
 from cpl_service.api.deps import CurrentParty, SecasParty, SessionDep, SupplierParty
+from cpl_service.api.params import EntryIdPath, IdQuery, Offset
 from cpl_service.api.schemas import (
     ApprovalIn,
     EntryPage,
@@ -28,7 +29,7 @@ def _with_history(session: Session, entry: Entry) -> EntryPublic:
     return EntryPublic.of(entry, service.history(session=session, entry=entry))
 
 
-def visible_entry(entry_id: str, session: SessionDep, party: CurrentParty) -> Entry:
+def visible_entry(entry_id: EntryIdPath, session: SessionDep, party: CurrentParty) -> Entry:
     return service.visible_entry(session=session, party=party, entry_id=entry_id)
 
 
@@ -44,9 +45,9 @@ def list_entries(
     manufacturer_id: Annotated[str | None, Query(max_length=4)] = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
     removal_proposed: bool | None = None,
-    submission_id: int | None = None,
+    submission_id: IdQuery = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> EntryPage:
     """Entries you may see, filtered and paged."""
     filters = service.EntryFilters(
@@ -73,7 +74,7 @@ def read_entry(entry: VisibleEntry, session: SessionDep) -> EntryPublic:
 
 @router.post("/{entry_id}/approve", response_model=EntryPublic)
 def approve_entry(
-    entry_id: str, session: SessionDep, secas: SecasParty, body: ApprovalIn | None = None
+    entry_id: EntryIdPath, session: SessionDep, secas: SecasParty, body: ApprovalIn | None = None
 ) -> EntryPublic:
     """Approve a pending entry (SECAS)."""
     entry = service.get_entry(session=session, entry_id=entry_id)
@@ -89,7 +90,7 @@ def approve_entry(
 
 @router.post("/{entry_id}/reject", response_model=EntryPublic)
 def reject_entry(
-    entry_id: str, body: RejectionIn, session: SessionDep, secas: SecasParty
+    entry_id: EntryIdPath, body: RejectionIn, session: SessionDep, secas: SecasParty
 ) -> EntryPublic:
     """Reject a pending entry with a reason (SECAS)."""
     entry = service.get_entry(session=session, entry_id=entry_id)
@@ -101,7 +102,10 @@ def reject_entry(
 
 @router.post("/{entry_id}/supplier-confirmation", response_model=EntryPublic)
 def confirm_entry(
-    entry_id: str, body: SupplierConfirmationIn, session: SessionDep, supplier: SupplierParty
+    entry_id: EntryIdPath,
+    body: SupplierConfirmationIn,
+    session: SessionDep,
+    supplier: SupplierParty,
 ) -> EntryPublic:
     """A supplier confirms a manufacturer's firmware update."""
     entry = service.visible_entry(session=session, party=supplier, entry_id=entry_id)
@@ -117,7 +121,7 @@ def confirm_entry(
 
 @router.post("/{entry_id}/removal", response_model=EntryPublic)
 def remove_entry(
-    entry_id: str, body: RemovalIn, session: SessionDep, secas: SecasParty
+    entry_id: EntryIdPath, body: RemovalIn, session: SessionDep, secas: SecasParty
 ) -> EntryPublic:
     """Record the Panel's removal of an Active entry (SECAS)."""
     entry = service.get_entry(session=session, entry_id=entry_id)

@@ -23,6 +23,7 @@ from cpl_service.api.deps import (
     SettingsDep,
     SignerDep,
 )
+from cpl_service.api.params import Offset, SequencePath
 from cpl_service.clock import utcnow
 from cpl_service.extracts import service
 from cpl_service.extracts.models import Extract
@@ -106,7 +107,7 @@ def list_extracts(
     settings: SettingsDep,
     _caller: DccOrSecasParty,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> ExtractPage:
     """Every published extract, newest first, with the DCC's load status."""
     page, total = service.list_extracts(session=session, limit=limit, offset=offset)
@@ -156,7 +157,7 @@ async def latest_extract(
 
 @router.get("/extracts/{sequence}")
 def extract_payload(
-    sequence: int,
+    sequence: SequencePath,
     session: SessionDep,
     _caller: DccOrSecasParty,
     if_none_match: Annotated[str | None, Header()] = None,
@@ -167,7 +168,9 @@ def extract_payload(
 
 
 @router.get("/extracts/{sequence}/signature")
-def extract_signature(sequence: int, session: SessionDep, _caller: DccOrSecasParty) -> Response:
+def extract_signature(
+    sequence: SequencePath, session: SessionDep, _caller: DccOrSecasParty
+) -> Response:
     """The detached CMS signature (DER) over the extract's payload."""
     extract = service.get_extract(session=session, sequence=sequence)
     return Response(
@@ -182,7 +185,7 @@ def extract_signature(sequence: int, session: SessionDep, _caller: DccOrSecasPar
 
 @router.post("/extracts/{sequence}/acknowledgement", response_model=ExtractPublic)
 def acknowledge_extract(
-    sequence: int,
+    sequence: SequencePath,
     body: AcknowledgementIn,
     session: SessionDep,
     settings: SettingsDep,

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from sqlmodel import SQLModel
 
 from cpl_service.api.deps import SecasParty, SessionDep
+from cpl_service.api.params import IdPath, Offset
 from cpl_service.notices import service
 from cpl_service.notices.mail import split_addresses
 from cpl_service.notices.models import Notice, NoticeStatus
@@ -59,7 +60,7 @@ def list_notices(
     status: Annotated[NoticeStatus | None, Query()] = None,
     kind: Annotated[str | None, Query(max_length=40)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> NoticeList:
     """Outbox notices, newest first, with counts by status (SECAS)."""
     page = service.list_notices(
@@ -75,7 +76,7 @@ def list_notices(
 
 
 @router.get("/{notice_id}")
-def get_notice(notice_id: int, session: SessionDep, _secas: SecasParty) -> NoticeDetail:
+def get_notice(notice_id: IdPath, session: SessionDep, _secas: SecasParty) -> NoticeDetail:
     """One outbox notice with its text and HTML bodies (SECAS)."""
     notice = service.get_notice(session=session, notice_id=notice_id)
     body = {**_public(notice), "body_text": notice.body_text, "body_html": notice.body_html}

@@ -8,6 +8,7 @@ from fastapi import APIRouter, File, Query, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from cpl_service.api.deps import CurrentParty, SecasParty, SessionDep, SettingsDep
+from cpl_service.api.params import IdPath, Offset
 from cpl_service.api.schemas import (
     ApprovalIn,
     DocumentPublic,
@@ -105,7 +106,7 @@ def list_submissions(
     session: SessionDep,
     party: CurrentParty,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> SubmissionPage:
     """Your submissions (SECAS: everyone's), newest first."""
     page, total = service.list_submissions(session=session, party=party, limit=limit, offset=offset)
@@ -125,7 +126,7 @@ def list_submissions(
 
 @router.get("/{submission_id}", response_model=SubmissionPublic)
 def read_submission(
-    submission_id: int, session: SessionDep, party: CurrentParty
+    submission_id: IdPath, session: SessionDep, party: CurrentParty
 ) -> SubmissionPublic:
     """One submission with its entries and its report (warnings included)."""
     submission = service.visible_submission(
@@ -136,7 +137,7 @@ def read_submission(
 
 @router.get("/{submission_id}/documents", response_model=list[DocumentPublic])
 def list_documents(
-    submission_id: int, session: SessionDep, party: CurrentParty
+    submission_id: IdPath, session: SessionDep, party: CurrentParty
 ) -> list[DocumentPublic]:
     """The certificate documents carried with a submission."""
     submission = service.visible_submission(
@@ -148,7 +149,7 @@ def list_documents(
 
 @router.get("/{submission_id}/documents/{document_id}")
 def download_document(
-    submission_id: int, document_id: int, session: SessionDep, party: CurrentParty
+    submission_id: IdPath, document_id: IdPath, session: SessionDep, party: CurrentParty
 ) -> Response:
     """Download one certificate document (PDF)."""
     submission = service.visible_submission(
@@ -169,7 +170,7 @@ def download_document(
 
 @router.post("/{submission_id}/approve", response_model=list[EntryPublic])
 def approve_submission(
-    submission_id: int, session: SessionDep, secas: SecasParty, body: ApprovalIn | None = None
+    submission_id: IdPath, session: SessionDep, secas: SecasParty, body: ApprovalIn | None = None
 ) -> list[EntryPublic]:
     """Approve every pending entry of the submission at once, all or nothing (SECAS)."""
     submission = service.visible_submission(
