@@ -39,13 +39,18 @@ def _db_upgrade(_args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _party_add(args: argparse.Namespace, settings: Settings) -> int:
+    from cpl_service.parties.commands import command_line_actor
     from cpl_service.parties.service import create_party
 
     engine = make_engine(settings)
     upgrade(engine)
     with Session(engine) as session:
         party, token = create_party(
-            session=session, name=args.name, role=args.role, emails=args.email
+            session=session,
+            name=args.name,
+            role=args.role,
+            emails=args.email,
+            created_by=command_line_actor(),
         )
     print(f"created party {party.name!r} (role {party.role}, id {party.id})")
     print("its token is shown once; store it now:")
@@ -109,6 +114,9 @@ EXTRA_COMMANDS.append(_register_import_cpl)
 from cpl_service.extracts.commands import register as _register_signing  # noqa: E402
 
 EXTRA_COMMANDS.append(_register_signing)
+from cpl_service.parties.commands import register as _register_people  # noqa: E402
+
+EXTRA_COMMANDS.append(_register_people)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -153,6 +153,15 @@ ROWS = [
     Row("GET", "/api/v1/cpl", "/api/v1/cpl", everyone(200)),
     Row("GET", "/api/v1/cpl.csv", "/api/v1/cpl.csv", everyone(200)),
     Row("GET", "/api/v1/cpl.xlsx", "/api/v1/cpl.xlsx", everyone(200)),
+    Row("GET", "/api/v1/parties", "/api/v1/parties", only({"secas": 200})),
+    Row("GET", "/api/v1/tokens", "/api/v1/tokens", only({"secas": 200})),
+    Row("POST", "/api/v1/tokens", "/api/v1/tokens", only({"secas": 201}), body={"name": "x"}),
+    Row(
+        "POST",
+        "/api/v1/tokens/999/revoke",
+        "/api/v1/tokens/{token_id}/revoke",
+        only({"secas": 404}),
+    ),
 ]
 
 

@@ -11,10 +11,12 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 from starlette.exceptions import HTTPException
 
+from cpl_service.clock import utcnow
 from cpl_service.config import Settings
 from cpl_service.errors import PermissionDeniedError
+from cpl_service.parties.actors import Actor, Principal
 from cpl_service.parties.models import Party, Role
-from cpl_service.parties.service import party_for_token
+from cpl_service.parties.tokens import principal_for_token
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -42,19 +44,29 @@ EngineDep = Annotated[Engine, Depends(get_engine)]
 BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-def authenticate(session: Session, credentials: HTTPAuthorizationCredentials | None) -> Party:
-    """The party a bearer token belongs to; 401 otherwise."""
-    unauthorised = HTTPException(
+def _unauthorised() -> HTTPException:
+    return HTTPException(
         status_code=401,
         detail="A valid bearer token is required (Authorization: Bearer <token>).",
         headers={"WWW-Authenticate": "Bearer"},
     )
+
+
+def authenticate_principal(
+    session: Session, credentials: HTTPAuthorizationCredentials | None
+) -> Principal:
+    """The caller behind a bearer token (unrevoked, unexpired); 401 otherwise."""
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise unauthorised
-    party = party_for_token(session=session, token=credentials.credentials)
-    if party is None:
-        raise unauthorised
-    return party
+        raise _unauthorised()
+    principal = principal_for_token(session=session, secret=credentials.credentials, now=utcnow())
+    if principal is None:
+        raise _unauthorised()
+    return principal
+
+
+def authenticate(session: Session, credentials: HTTPAuthorizationCredentials | None) -> Party:
+    """The party a bearer token belongs to; 401 otherwise."""
+    return authenticate_principal(session, credentials).party
 
 
 def check_role_name(role: str, roles: tuple[Role, ...]) -> None:
@@ -71,11 +83,33 @@ def check_role(party: Party, roles: tuple[Role, ...]) -> Party:
     return party
 
 
-def get_current_party(session: SessionDep, credentials: BearerCredentials) -> Party:
-    return authenticate(session, credentials)
+def get_principal(session: SessionDep, credentials: BearerCredentials) -> Principal:
+    """The one authentication dependency: who is calling, and through which credential."""
+    return authenticate_principal(session, credentials)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def get_current_party(principal: CurrentPrincipal) -> Party:
+    return principal.party
 
 
 CurrentParty = Annotated[Party, Depends(get_current_party)]
+
+
+def get_actor(principal: CurrentPrincipal) -> Actor:
+    return principal.actor
+
+
+CurrentActor = Annotated[Actor, Depends(get_actor)]
+
+
+def client_address(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+ClientAddress = Annotated[str | None, Depends(client_address)]
 
 
 def require_roles(*roles: Role) -> Callable[[Party], Party]:

@@ -5,6 +5,8 @@ check. Only two facts are kept, each briefly: which role a token hash belongs to
 extract is the newest. Payload bytes never change once published, so serving a cached
 payload is always right; a newly published extract shows up in this process at once
 (publishing clears the cache) and in other server processes within `LATEST_TTL_SECONDS`.
+A revoked or expired token is refused by this process at once (revoking clears its entry)
+and by other server processes within `ROLE_TTL_SECONDS`: that is the documented bound.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import threading
 import time
 from typing import Any
 
-ROLE_TTL_SECONDS = 30.0
+ROLE_TTL_SECONDS = 5.0  # the longest a revoked token still reads the latest extract
 LATEST_TTL_SECONDS = 1.0
 
 

@@ -16,21 +16,10 @@ from cpl_service.devices import CertificateKind
 from cpl_service.entries.models import Entry, EntryEvent
 from cpl_service.entries.workflow import REMOVAL_STATUSES, EntryStatus, allowed
 from cpl_service.errors import ConflictError, InvalidInputError, NotFoundError
+from cpl_service.parties.actors import Actor as Actor  # the type lives with parties now
 from cpl_service.parties.models import Party, Role
 
 FIRMWARE_UPDATE = "Firmware Update"
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who made a change, as recorded in the history."""
-
-    party_id: int | None
-    name: str
-
-    @classmethod
-    def of(cls, party: Party) -> Actor:
-        return cls(party_id=party.id, name=party.name)
 
 
 def record_event(
@@ -53,6 +42,10 @@ def record_event(
         to_status=to_status,
         actor_party_id=actor.party_id,
         actor_name=actor.name,
+        actor_person=actor.person,
+        actor_token=actor.token,
+        actor_user_id=actor.user_id,
+        actor_token_id=actor.token_id,
         at=at,
         reason=reason,
         panel_decision_ref=panel_decision_ref,

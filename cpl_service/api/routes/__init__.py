@@ -11,6 +11,7 @@ from cpl_service.api.routes import (
     specifications,
     submissions,
     template,
+    tokens,
 )
 
 ROUTERS: list[APIRouter] = [
@@ -22,4 +23,5 @@ ROUTERS: list[APIRouter] = [
     extracts.router,
     notices.router,
     cpl.router,
+    tokens.router,
 ]
