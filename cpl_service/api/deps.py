@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -16,6 +17,13 @@ from cpl_service.config import Settings
 from cpl_service.errors import PermissionDeniedError
 from cpl_service.parties.actors import Actor, Principal
 from cpl_service.parties.models import Party, Role
+from cpl_service.parties.sessions import (
+    CSRF_HEADER,
+    SESSION_COOKIE,
+    SessionTimeouts,
+    csrf_ok,
+    principal_for_session,
+)
 from cpl_service.parties.tokens import principal_for_token
 
 _bearer = HTTPBearer(auto_error=False)
@@ -44,11 +52,21 @@ EngineDep = Annotated[Engine, Depends(get_engine)]
 BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def _unauthorised() -> HTTPException:
     return HTTPException(
         status_code=401,
-        detail="A valid bearer token is required (Authorization: Bearer <token>).",
+        detail="A valid bearer token (Authorization: Bearer <token>) or sign-in is required.",
         headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def session_timeouts(settings: Settings) -> SessionTimeouts:
+    return SessionTimeouts(
+        idle=timedelta(minutes=settings.session_idle_minutes),
+        absolute=timedelta(hours=settings.session_max_hours),
     )
 
 
@@ -83,9 +101,26 @@ def check_role(party: Party, roles: tuple[Role, ...]) -> Party:
     return party
 
 
-def get_principal(session: SessionDep, credentials: BearerCredentials) -> Principal:
-    """The one authentication dependency: who is calling, and through which credential."""
-    return authenticate_principal(session, credentials)
+def get_principal(
+    request: Request, session: SessionDep, settings: SettingsDep, credentials: BearerCredentials
+) -> Principal:
+    """The one authentication dependency: a bearer token, or a signed-in person's cookie.
+
+    A state-changing request made with the cookie must carry the session's CSRF token.
+    """
+    secret = request.cookies.get(SESSION_COOKIE)
+    if credentials is not None or not secret:
+        return authenticate_principal(session, credentials)
+    principal = principal_for_session(
+        session=session, secret=secret, now=utcnow(), timeouts=session_timeouts(settings)
+    )
+    if principal is None:
+        raise _unauthorised()
+    if request.method not in SAFE_METHODS and not csrf_ok(secret, request.headers.get(CSRF_HEADER)):
+        raise PermissionDeniedError(
+            f"A signed-in change needs the session's CSRF token in the {CSRF_HEADER} header."
+        )
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

@@ -33,10 +33,13 @@ STATUS_BY_ERROR: dict[type[errors.CplError], int] = {
 def _extra_statuses() -> None:
     # Errors defined next to the code that raises them register here, not in errors.py.
     from cpl_service.extracts.verify import ExtractVerificationError
+    from cpl_service.parties.errors import SignInError, SignInLockedError
     from cpl_service.signing.errors import SigningConfigError
 
     STATUS_BY_ERROR[ExtractVerificationError] = 422
     STATUS_BY_ERROR[SigningConfigError] = 503
+    STATUS_BY_ERROR[SignInError] = 401
+    STATUS_BY_ERROR[SignInLockedError] = 429
 
 
 def problem(
@@ -68,7 +71,14 @@ def _status_for(exc: errors.CplError) -> int:
 
 async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.CplError)
-    return problem(_status_for(exc), exc.detail, slug=exc.slug, title=exc.title, **exc.extra)
+    return problem(
+        _status_for(exc),
+        exc.detail,
+        slug=exc.slug,
+        title=exc.title,
+        headers=getattr(exc, "headers", None),
+        **exc.extra,
+    )
 
 
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:

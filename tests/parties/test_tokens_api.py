@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
@@ -11,7 +13,8 @@ from sqlmodel import Session, col, select
 from cpl_service.clock import utcnow
 from cpl_service.config import Settings
 from cpl_service.parties.models import ApiToken, SecurityEvent
-from tests.conftest import MakeParty, auth
+from tests.conftest import PASSWORD, MakeParty, auth, sign_in
+from tests.server import server_env
 from tests.test_cli import cli
 
 
@@ -161,3 +164,86 @@ def test_token_commands(settings: Settings, client: TestClient, make_party: Make
         settings, "token", "create", "--party", "DCC", "--name", "x", "--expires", "2001-01-01"
     )
     assert expiring.returncode == 2 and "future" in expiring.stderr
+
+
+def test_user_commands(settings: Settings, client: TestClient, make_party: MakeParty) -> None:
+    make_party("dcc", name="DCC")
+    linked = cli(
+        settings,
+        "user",
+        "add",
+        "--party",
+        "DCC",
+        "--name",
+        "Dev Patel",
+        "--email",
+        "dev@dcc.example",
+    )
+    assert linked.returncode == 0, linked.stderr
+    link = linked.stdout.strip().splitlines()[-1]
+    assert link.startswith("http://127.0.0.1:8000/set-password?token=")
+    chosen = client.post(
+        "/api/v1/session/password", json={"token": link.split("token=")[1], "password": PASSWORD}
+    )
+    assert chosen.status_code == 204
+
+    typed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cpl_service.cli",
+            "user",
+            "add",
+            "--party",
+            "DCC",
+            "--name",
+            "Ada Admin",
+            "--email",
+            "ada@dcc.example",
+            "--admin",
+            "--password-stdin",
+        ],
+        env=server_env(settings),
+        input=PASSWORD + "\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert typed.returncode == 0, typed.stderr
+    assert "added admin person Ada Admin" in typed.stdout and "token=" not in typed.stdout
+    as_ada = sign_in(client, "ada@dcc.example")
+    assert client.get("/api/v1/people", headers=as_ada).status_code == 200
+
+    weak = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cpl_service.cli",
+            "user",
+            "add",
+            "--party",
+            "DCC",
+            "--name",
+            "Weak",
+            "--email",
+            "weak@dcc.example",
+            "--password-stdin",
+        ],
+        env=server_env(settings),
+        input="password1234\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert weak.returncode == 2 and "most common" in weak.stderr
+
+    listed = cli(settings, "user", "list", "--party", "DCC")
+    lines = listed.stdout.strip().splitlines()
+    assert [line.split("\t")[3:] for line in lines] == [
+        ["dev@dcc.example", "member", "active"],
+        ["ada@dcc.example", "admin", "active"],
+    ]
+    disabled = cli(settings, "user", "disable", "--email", "ada@dcc.example")
+    assert disabled.returncode == 0, disabled.stderr
+    assert client.get("/api/v1/people", headers=as_ada).status_code == 401
+    assert "ada@dcc.example\tadmin\tdisabled" in cli(settings, "user", "list").stdout

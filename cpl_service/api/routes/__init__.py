@@ -8,6 +8,8 @@ from cpl_service.api.routes import (
     entries,
     extracts,
     notices,
+    people,
+    session,
     specifications,
     submissions,
     template,
@@ -24,4 +26,6 @@ ROUTERS: list[APIRouter] = [
     notices.router,
     cpl.router,
     tokens.router,
+    people.router,
+    session.router,
 ]

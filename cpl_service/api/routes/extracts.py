@@ -24,6 +24,7 @@ from cpl_service.api.deps import (
     authenticate,
     check_role,
     check_role_name,
+    get_principal,
 )
 from cpl_service.api.hot_cache import LATEST_TTL_SECONDS, ROLE_TTL_SECONDS, HotCache
 from cpl_service.clock import utcnow
@@ -32,6 +33,7 @@ from cpl_service.extracts import service
 from cpl_service.extracts.models import Extract
 from cpl_service.parties.models import Role
 from cpl_service.parties.service import hash_token
+from cpl_service.parties.sessions import SESSION_COOKIE
 from cpl_service.signing.config import LoadedSigner
 
 router = APIRouter(tags=["extracts"])
@@ -134,6 +136,9 @@ async def latest_extract(
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     """The newest extract's payload, byte for byte as signed."""
+    if credentials is None and SESSION_COOKIE in request.cookies:
+        # A signed-in person: checked in full each time; only token pollers need the cache.
+        return await run_in_threadpool(_latest_for_person, request, if_none_match)
     cache: HotCache = request.app.state.hot_cache
     token_hash = hash_token(credentials.credentials) if credentials else None
     answer = _latest_from_cache(cache, token_hash)
@@ -167,6 +172,16 @@ def _look_up_latest(
         if ref is None:
             raise NotFoundError("No extract has been published yet.")
         return party.role, ref, service.payload_of(session, ref)
+
+
+def _latest_for_person(request: Request, if_none_match: str | None) -> Response:
+    with Session(request.app.state.engine) as session:
+        principal = get_principal(request, session, request.app.state.settings, None)
+        check_role(principal.party, (Role.DCC, Role.SECAS))
+        ref = service.latest_ref(session)
+        if ref is None:
+            raise NotFoundError("No extract has been published yet.")
+        return _payload_response(ref, service.payload_of(session, ref), if_none_match)
 
 
 @router.get("/extracts/{sequence}")
