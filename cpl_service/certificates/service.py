@@ -17,6 +17,7 @@ from cpl_service.entries.models import Entry
 from cpl_service.entries.service import Actor, annotate
 from cpl_service.entries.workflow import EntryStatus
 from cpl_service.errors import ConflictError, InvalidInputError, NotFoundError
+from cpl_service.parties import audit
 
 NUMBER_COLUMN = {
     CertificateKind.ZIGBEE.value: "zigbee_certificate_number",
@@ -154,6 +155,14 @@ def revoke(
             removal_proposed=True,
         )
         flagged.append(entry.entry_id)
+    audit.record(
+        session=session,
+        kind=audit.AuditKind.CERTIFICATE_REVOKED,
+        actor=actor,
+        subject=f"{certificate.kind} certificate {certificate.number}",
+        detail=reason.strip(),
+        at=now,
+    )
     session.commit()
     session.refresh(certificate)
     return certificate, flagged

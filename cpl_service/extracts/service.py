@@ -23,6 +23,8 @@ from cpl_service.db import is_postgres, update_one
 from cpl_service.errors import ConflictError, InvalidInputError, NotFoundError
 from cpl_service.extracts.canonical import canonical_json
 from cpl_service.extracts.models import Extract
+from cpl_service.parties import audit
+from cpl_service.parties.actors import Actor
 from cpl_service.parties.models import Party
 from cpl_service.publication.rows import EXTRACT_FIELDS, public_entry
 from cpl_service.signing.cms import sign_detached
@@ -85,7 +87,12 @@ def latest(session: Session) -> Extract | None:
 
 
 def publish(
-    *, engine: Engine, settings: Settings, signer: Signer, publisher: Party | None
+    *,
+    engine: Engine,
+    settings: Settings,
+    signer: Signer,
+    publisher: Party | None,
+    actor: Actor | None = None,
 ) -> Extract:
     """Build, sign and store the next extract; sequence numbers are never reused or skipped.
 
@@ -132,6 +139,13 @@ def publish(
                 session.add(extract)
                 session.flush()
                 _queue_publication_notice(session, extract, settings)
+                audit.record(
+                    session=session,
+                    kind=audit.AuditKind.EXTRACT_PUBLISHED,
+                    actor=actor,
+                    subject=f"extract {sequence} ({extract.entry_count} entries)",
+                    at=issued_at,
+                )
                 session.commit()
                 return extract
             except (IntegrityError, OperationalError) as exc:
@@ -226,7 +240,13 @@ def list_extracts(*, session: Session, limit: int, offset: int) -> tuple[list[Ex
 
 
 def acknowledge(
-    *, session: Session, settings: Settings, sequence: int, status: str, detail: str | None
+    *,
+    session: Session,
+    settings: Settings,
+    sequence: int,
+    status: str,
+    detail: str | None,
+    actor: Actor | None = None,
 ) -> Extract:
     """The DCC reports it loaded (or rejected) an extract; recorded once."""
     if status not in ("loaded", "rejected"):
@@ -250,5 +270,12 @@ def acknowledge(
     from cpl_service.notices.service import queue_acknowledgement_notice
 
     queue_acknowledgement_notice(session=session, extract=extract, settings=settings)
+    audit.record(
+        session=session,
+        kind=audit.AuditKind.EXTRACT_ACKNOWLEDGED,
+        actor=actor,
+        subject=f"extract {sequence}: {status}",
+        detail=detail,
+    )
     session.commit()
     return extract

@@ -10,6 +10,7 @@ from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from cpl_service.clock import utcnow
+from cpl_service.errors import InvalidInputError
 from cpl_service.parties.actors import Actor
 from cpl_service.parties.models import SecurityEvent
 
@@ -71,6 +72,11 @@ def list_events(
     *, session: Session, filters: AuditFilters, limit: int, offset: int
 ) -> tuple[list[SecurityEvent], int]:
     """Events matching `filters`, newest first; `party_id` matches actor or subject party."""
+    for moment in (filters.since, filters.until):
+        if moment is not None and moment.tzinfo is None:
+            raise InvalidInputError(
+                "Give since and until with a time zone, e.g. 2026-12-01T00:00Z."
+            )
     query = select(SecurityEvent)
     if filters.kind:
         query = query.where(col(SecurityEvent.kind) == filters.kind)

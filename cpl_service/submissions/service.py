@@ -165,6 +165,7 @@ def submit(
     content: bytes,
     signature: bytes | None = None,
     documents: Sequence[UploadedDocument] = (),
+    actor: entries.Actor | None = None,
 ) -> SubmissionResult:
     """Check an uploaded workbook and store its rows as pending entries, all or nothing.
 
@@ -216,6 +217,7 @@ def submit(
             report=report,
             documents=documents,
             now=now,
+            actor=actor,
         )
     except IntegrityError:
         session.rollback()
@@ -241,6 +243,7 @@ def _store(
     report: CheckReport,
     documents: Sequence[UploadedDocument],
     now: datetime,
+    actor: entries.Actor | None = None,
 ) -> Submission:
     assert party.id is not None
     submission = Submission(
@@ -302,6 +305,10 @@ def _store(
                 "to_status": EntryStatus.PENDING_REVIEW.value,
                 "actor_party_id": party.id,
                 "actor_name": party.name,
+                "actor_person": actor.person if actor else None,
+                "actor_token": actor.token if actor else None,
+                "actor_user_id": actor.user_id if actor else None,
+                "actor_token_id": actor.token_id if actor else None,
                 "at": now,
                 "reason": f"Submission {submission.id} ({filename[:200]})",
             }

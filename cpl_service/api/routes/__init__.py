@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from cpl_service.api.routes import (
+    audit,
     certificates,
     cpl,
     entries,
@@ -28,4 +29,5 @@ ROUTERS: list[APIRouter] = [
     tokens.router,
     people.router,
     session.router,
+    audit.router,
 ]

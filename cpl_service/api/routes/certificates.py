@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from cpl_service.api.deps import SecasParty, SessionDep
+from cpl_service.api.deps import CurrentActor, SecasParty, SessionDep
 from cpl_service.api.schemas import (
     CertificatePage,
     CertificatePublic,
@@ -17,7 +17,6 @@ from cpl_service.api.schemas import (
 from cpl_service.certificates import service
 from cpl_service.certificates.models import AssuranceCertificate
 from cpl_service.clock import today
-from cpl_service.entries.service import Actor
 
 router = APIRouter(prefix="/certificates", tags=["certificates"])
 
@@ -65,14 +64,16 @@ def list_certificates(
 
 
 @router.post("/revocations", response_model=RevocationOut)
-def revoke_certificate(body: RevocationIn, session: SessionDep, secas: SecasParty) -> RevocationOut:
+def revoke_certificate(
+    body: RevocationIn, session: SessionDep, _secas: SecasParty, actor: CurrentActor
+) -> RevocationOut:
     """Revoke a certificate; every Active entry relying on it becomes removal proposed."""
     certificate, flagged = service.revoke(
         session=session,
         kind=body.kind,
         number=body.number,
         reason=body.reason,
-        actor=Actor.of(secas),
+        actor=actor,
     )
     return RevocationOut(
         certificate=_public(certificate, service.relying_entry_ids(session, certificate)),
@@ -82,10 +83,14 @@ def revoke_certificate(body: RevocationIn, session: SessionDep, secas: SecasPart
 
 @router.post("/cpa/{number}/conditional-clearance", response_model=CertificatePublic)
 def clear_conditional_date(
-    number: str, body: ConditionalClearanceIn, session: SessionDep, secas: SecasParty
+    number: str,
+    body: ConditionalClearanceIn,
+    session: SessionDep,
+    _secas: SecasParty,
+    actor: CurrentActor,
 ) -> CertificatePublic:
     """NCSC confirmed the conditions of a conditional CPA certificate: clear its date."""
     certificate = service.clear_conditional_date(
-        session=session, number=number, reference=body.reference, actor=Actor.of(secas)
+        session=session, number=number, reference=body.reference, actor=actor
     )
     return _public(certificate, service.relying_entry_ids(session, certificate))

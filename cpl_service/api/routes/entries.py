@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from sqlmodel import Session
 
-from cpl_service.api.deps import CurrentParty, SecasParty, SessionDep, SupplierParty
+from cpl_service.api.deps import CurrentActor, CurrentParty, SecasParty, SessionDep, SupplierParty
 from cpl_service.api.schemas import (
     ApprovalIn,
     EntryPage,
@@ -72,14 +72,18 @@ def read_entry(entry: VisibleEntry, session: SessionDep) -> EntryPublic:
 
 @router.post("/{entry_id}/approve", response_model=EntryPublic)
 def approve_entry(
-    entry_id: str, session: SessionDep, secas: SecasParty, body: ApprovalIn | None = None
+    entry_id: str,
+    session: SessionDep,
+    _secas: SecasParty,
+    actor: CurrentActor,
+    body: ApprovalIn | None = None,
 ) -> EntryPublic:
     """Approve a pending entry (SECAS)."""
     entry = service.get_entry(session=session, entry_id=entry_id)
     service.approve(
         session=session,
         entry=entry,
-        actor=service.Actor.of(secas),
+        actor=actor,
         note=body.note if body else None,
     )
     return _with_history(session, entry)
@@ -87,36 +91,40 @@ def approve_entry(
 
 @router.post("/{entry_id}/reject", response_model=EntryPublic)
 def reject_entry(
-    entry_id: str, body: RejectionIn, session: SessionDep, secas: SecasParty
+    entry_id: str, body: RejectionIn, session: SessionDep, _secas: SecasParty, actor: CurrentActor
 ) -> EntryPublic:
     """Reject a pending entry with a reason (SECAS)."""
     entry = service.get_entry(session=session, entry_id=entry_id)
-    service.reject(session=session, entry=entry, actor=service.Actor.of(secas), reason=body.reason)
+    service.reject(session=session, entry=entry, actor=actor, reason=body.reason)
     return _with_history(session, entry)
 
 
 @router.post("/{entry_id}/supplier-confirmation", response_model=EntryPublic)
 def confirm_entry(
-    entry_id: str, body: SupplierConfirmationIn, session: SessionDep, supplier: SupplierParty
+    entry_id: str,
+    body: SupplierConfirmationIn,
+    session: SessionDep,
+    supplier: SupplierParty,
+    actor: CurrentActor,
 ) -> EntryPublic:
     """A supplier confirms a manufacturer's firmware update."""
     entry = service.visible_entry(session=session, party=supplier, entry_id=entry_id)
     service.confirm_firmware_update(
-        session=session, entry=entry, actor=service.Actor.of(supplier), reference=body.reference
+        session=session, entry=entry, actor=actor, reference=body.reference
     )
     return _with_history(session, entry)
 
 
 @router.post("/{entry_id}/removal", response_model=EntryPublic)
 def remove_entry(
-    entry_id: str, body: RemovalIn, session: SessionDep, secas: SecasParty
+    entry_id: str, body: RemovalIn, session: SessionDep, _secas: SecasParty, actor: CurrentActor
 ) -> EntryPublic:
     """Record the Panel's removal of an Active entry (SECAS)."""
     entry = service.get_entry(session=session, entry_id=entry_id)
     service.remove(
         session=session,
         entry=entry,
-        actor=service.Actor.of(secas),
+        actor=actor,
         status=EntryStatus(body.status),
         panel_decision_ref=body.panel_decision_ref,
         reason=body.reason,

@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from cpl_service.api.deps import (
     BearerCredentials,
+    CurrentActor,
     DccOrSecasParty,
     DccParty,
     EngineDep,
@@ -87,11 +88,19 @@ def loaded_signer(request: Request) -> LoadedSigner:
 
 @router.post("/extracts", status_code=201, response_model=ExtractPublic)
 def publish_extract(
-    request: Request, engine: EngineDep, settings: SettingsDep, secas: SecasParty
+    request: Request,
+    engine: EngineDep,
+    settings: SettingsDep,
+    secas: SecasParty,
+    actor: CurrentActor,
 ) -> ExtractPublic:
     """Publish the next signed extract (SECAS)."""
     extract = service.publish(
-        engine=engine, settings=settings, signer=loaded_signer(request).signer, publisher=secas
+        engine=engine,
+        settings=settings,
+        signer=loaded_signer(request).signer,
+        publisher=secas,
+        actor=actor,
     )
     request.app.state.hot_cache.forget("latest")
     return _public(extract, settings.extract_ack_hours)
@@ -217,6 +226,7 @@ def acknowledge_extract(
     session: SessionDep,
     settings: SettingsDep,
     _dcc: DccParty,
+    actor: CurrentActor,
 ) -> ExtractPublic:
     """The DCC reports the extract loaded into the SMI, or rejected."""
     extract = service.acknowledge(
@@ -225,6 +235,7 @@ def acknowledge_extract(
         sequence=sequence,
         status=body.status,
         detail=body.detail,
+        actor=actor,
     )
     return _public(extract, settings.extract_ack_hours)
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, File, Query, UploadFile
 from fastapi.responses import JSONResponse, Response
 from sqlmodel import Session, col, select
 
-from cpl_service.api.deps import CurrentParty, SecasParty, SessionDep, SettingsDep
+from cpl_service.api.deps import CurrentActor, CurrentParty, SecasParty, SessionDep, SettingsDep
 from cpl_service.api.schemas import (
     ApprovalIn,
     DocumentPublic,
@@ -18,7 +18,6 @@ from cpl_service.api.schemas import (
     SubmissionPublic,
     SubmissionSummary,
 )
-from cpl_service.entries.service import Actor
 from cpl_service.errors import NotFoundError, UploadTooLargeError
 from cpl_service.parties.models import Party
 from cpl_service.submissions import service
@@ -60,6 +59,7 @@ def create_submission(
     session: SessionDep,
     settings: SettingsDep,
     party: CurrentParty,
+    actor: CurrentActor,
     file: Annotated[UploadFile, File(description="The CPL submission workbook (.xlsx/.xlsm)")],
     signature: Annotated[UploadFile | None, File(description="Detached CMS signature")] = None,
     documents: Annotated[list[UploadFile] | None, File(description="Certificate PDFs")] = None,
@@ -78,6 +78,7 @@ def create_submission(
         session=session,
         settings=settings,
         party=party,
+        actor=actor,
         filename=file.filename or "upload.xlsx",
         content=content,
         signature=signature_bytes,
@@ -183,7 +184,11 @@ def download_document(
 
 @router.post("/{submission_id}/approve", response_model=list[EntryPublic])
 def approve_submission(
-    submission_id: int, session: SessionDep, secas: SecasParty, body: ApprovalIn | None = None
+    submission_id: int,
+    session: SessionDep,
+    secas: SecasParty,
+    actor: CurrentActor,
+    body: ApprovalIn | None = None,
 ) -> list[EntryPublic]:
     """Approve every pending entry of the submission at once, all or nothing (SECAS)."""
     submission = service.visible_submission(
@@ -192,7 +197,7 @@ def approve_submission(
     approved = service.approve_submission(
         session=session,
         submission=submission,
-        actor=Actor.of(secas),
+        actor=actor,
         note=body.note if body else None,
     )
     return [EntryPublic.of(e) for e in approved]
