@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
+from cpl_service.clock import utcnow
 from cpl_service.config import Settings
 from cpl_service.main import create_app
-from cpl_service.parties.models import SecurityEvent
+from cpl_service.parties.actors import COMMAND_LINE
+from cpl_service.parties.models import SecurityEvent, User, UserSession
+from cpl_service.parties.people import set_password
 from tests.conftest import PASSWORD, MakeParty, MakePerson, auth, sign_in
 
 
@@ -201,3 +206,45 @@ def test_a_party_admin_manages_only_their_own_party(
     assert client.post("/api/v1/tokens", json={"name": "y"}, headers=no_csrf).status_code == 403
     wrong = {**as_ann, "X-CSRF-Token": as_max["X-CSRF-Token"]}
     assert client.post("/api/v1/tokens", json={"name": "y"}, headers=wrong).status_code == 403
+
+
+def _age_sessions(engine: Engine, **values: object) -> None:
+    with Session(engine) as s:
+        s.execute(update(UserSession).values(**values))
+        s.commit()
+
+
+def test_idle_and_absolute_timeouts_end_a_session(
+    client: TestClient, make_party: MakeParty, make_person: MakePerson, engine: Engine
+) -> None:
+    secas, _ = make_party("secas")
+    make_person(secas, "Jane Smith", "jane@secas.example")
+    as_jane = sign_in(client, "jane@secas.example")
+    _age_sessions(engine, last_seen_at=utcnow() - timedelta(minutes=29))
+    assert client.get("/api/v1/session", headers=as_jane).status_code == 200
+    # being seen moved last_seen_at on (it was over a minute old)
+    _age_sessions(engine, last_seen_at=utcnow() - timedelta(minutes=31))
+    assert client.get("/api/v1/session", headers=as_jane).status_code == 401
+
+    as_jane = sign_in(client, "jane@secas.example")
+    _age_sessions(engine, created_at=utcnow() - timedelta(hours=12, seconds=1))
+    assert client.get("/api/v1/session", headers=as_jane).status_code == 401
+
+
+def test_a_new_password_ends_other_sessions(
+    client: TestClient, make_party: MakeParty, make_person: MakePerson, engine: Engine
+) -> None:
+    secas, _ = make_party("secas")
+    jane = make_person(secas, "Jane Smith", "jane@secas.example")
+    as_jane = sign_in(client, "jane@secas.example")
+    with Session(engine) as s:
+        user = s.get(User, jane.id)
+        assert user is not None
+        set_password(
+            session=s,
+            user=user,
+            password="another good passphrase",
+            actor=COMMAND_LINE,
+            now=utcnow(),
+        )
+    assert client.get("/api/v1/session", headers=as_jane).status_code == 401
