@@ -26,15 +26,9 @@ def lock_delay(failures: int, *, free: int) -> timedelta:
     return min(LONGEST_LOCK, FIRST_LOCK * 2 ** min(failures - free, 16))
 
 
-def after_failure(
-    *, failures: int, last_failure_at: datetime | None, now: datetime, free: int
-) -> Throttle:
-    """The state after one more failure at `now`."""
-    if last_failure_at is None or now - last_failure_at > FORGET_AFTER:
-        failures = 0
-    failures += 1
-    delay = lock_delay(failures, free=free)
-    return Throttle(failures=failures, locked_until=now + delay if delay else None)
+def counting_since(now: datetime) -> datetime:
+    """Failures before this moment no longer count: the next one starts again at 1."""
+    return now - FORGET_AFTER
 
 
 def seconds_locked(locked_until: datetime | None, *, now: datetime) -> int:

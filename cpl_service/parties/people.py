@@ -7,7 +7,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import update
+from sqlalchemy import case, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -220,20 +220,70 @@ def _locked_for(session: Session, keys: list[tuple[str, int]], now: datetime) ->
 
 
 def _count_failure(session: Session, key: str, free: int, now: datetime) -> lockout.Throttle:
-    row = session.get(SignInThrottle, key)
-    state = lockout.after_failure(
-        failures=row.failures if row else 0,
-        last_failure_at=row.last_failure_at if row else None,
-        now=now,
-        free=free,
+    """Add one failure to `key` atomically: concurrent failures are each counted."""
+    counted = session.execute(
+        update(SignInThrottle)
+        .where(col(SignInThrottle.key) == key)
+        .values(
+            failures=case(
+                (col(SignInThrottle.last_failure_at) < lockout.counting_since(now), 1),
+                else_=col(SignInThrottle.failures) + 1,
+            ),
+            last_failure_at=now,
+        )
+        .returning(col(SignInThrottle.failures))
+        .execution_options(synchronize_session=False)
+    ).first()
+    if counted is None:
+        session.add(SignInThrottle(key=key, failures=1, last_failure_at=now))
+        session.flush()
+    failures = counted[0] if counted else 1
+    delay = lockout.lock_delay(failures, free=free)
+    if delay:
+        session.execute(
+            update(SignInThrottle)
+            .where(col(SignInThrottle.key) == key)
+            .values(locked_until=now + delay)
+            .execution_options(synchronize_session=False)
+        )
+    return lockout.Throttle(failures=failures, locked_until=now + delay if delay else None)
+
+
+def _record_failure(
+    session: Session,
+    keys: list[tuple[str, int]],
+    attempted: str,
+    party_id: int | None,
+    detail: str,
+    address: str | None,
+    now: datetime,
+) -> int:
+    """Count a failed sign-in against every key, audit it, commit; seconds now locked."""
+    locks = [_count_failure(session, key, free, now) for key, free in keys]
+    audit.record(
+        session=session,
+        kind=audit.AuditKind.SIGN_IN_FAILED,
+        actor=None,
+        subject=attempted,
+        subject_party_id=party_id,
+        address=address,
+        detail=detail,
+        at=now,
     )
-    if row is None:
-        row = SignInThrottle(key=key, last_failure_at=now)
-    row.failures = state.failures
-    row.last_failure_at = now
-    row.locked_until = state.locked_until
-    session.add(row)
-    return state
+    waited = max(lockout.seconds_locked(s.locked_until, now=now) for s in locks)
+    if waited:
+        audit.record(
+            session=session,
+            kind=audit.AuditKind.SIGN_IN_LOCKED,
+            actor=None,
+            subject=attempted,
+            subject_party_id=party_id,
+            address=address,
+            detail=f"locked for {waited} seconds after {max(s.failures for s in locks)} failures",
+            at=now,
+        )
+    session.commit()
+    return waited
 
 
 def sign_in(
@@ -261,35 +311,21 @@ def sign_in(
         raise SignInLockedError(
             f"Too many failed sign-ins; try again in {waited} seconds.", retry_after=waited
         )
-    user = session.exec(select(User).where(User.email == attempted.lower())).first()
+    try:
+        lookup = normalise_email(attempted)
+    except InvalidInputError:
+        lookup = attempted.lower()  # no such person can exist; still fail the same way
+    user = session.exec(select(User).where(User.email == lookup)).first()
     party = session.get(Party, user.party_id) if user else None
     good = verify_password(user.password_hash if user else None, password)
     if user is None or party is None or not good or user.disabled_at is not None:
-        locks = [_count_failure(session, key, free, now) for key, free in keys]
-        audit.record(
-            session=session,
-            kind=audit.AuditKind.SIGN_IN_FAILED,
-            actor=None,
-            subject=attempted,
-            subject_party_id=party.id if party else None,
-            address=address,
-            detail="disabled person" if user and user.disabled_at else "wrong email or password",
-            at=now,
-        )
-        waited = max(lockout.seconds_locked(s.locked_until, now=now) for s in locks)
-        if waited:
-            audit.record(
-                session=session,
-                kind=audit.AuditKind.SIGN_IN_LOCKED,
-                actor=None,
-                subject=attempted,
-                subject_party_id=party.id if party else None,
-                address=address,
-                detail=f"locked for {waited} seconds after {max(s.failures for s in locks)} "
-                "failures",
-                at=now,
-            )
-        session.commit()
+        detail = "disabled person" if user and user.disabled_at else "wrong email or password"
+        party_id = party.id if party else None
+        try:
+            waited = _record_failure(session, keys, attempted, party_id, detail, address, now)
+        except IntegrityError:  # a concurrent failure counted the same key first: count again
+            session.rollback()
+            waited = _record_failure(session, keys, attempted, party_id, detail, address, now)
         if waited:
             raise SignInLockedError(
                 f"{WRONG_CREDENTIALS} Too many failed sign-ins: locked for {waited} seconds.",

@@ -88,24 +88,17 @@ def test_lock_delay_grows_and_is_capped(failures: int, free: int, delay: int) ->
 
 
 @pytest.mark.parametrize(
-    ("failures", "last", "count", "locked_for"),
+    ("last_failure_ago", "counts"),
     [
-        (0, None, 1, None),
-        (3, NOW - 10 * S, 4, None),
-        (4, NOW - 10 * S, 5, 30),
-        (5, NOW - 10 * S, 6, 60),
-        (9, NOW - timedelta(hours=1), 10, 900),  # exactly an hour ago still counts
-        (9, NOW - timedelta(hours=1) - S, 1, None),  # older failures are forgotten
-        (4, None, 1, None),
+        (timedelta(0), True),
+        (timedelta(minutes=59), True),
+        (timedelta(hours=1), True),  # exactly an hour ago still counts
+        (timedelta(hours=1, seconds=1), False),  # older failures are forgotten
+        (timedelta(days=3), False),
     ],
 )
-def test_after_failure(
-    failures: int, last: datetime | None, count: int, locked_for: int | None
-) -> None:
-    state = lockout.after_failure(failures=failures, last_failure_at=last, now=NOW, free=5)
-    assert state.failures == count
-    expected = NOW + timedelta(seconds=locked_for) if locked_for else None
-    assert state.locked_until == expected
+def test_which_failures_still_count(last_failure_ago: timedelta, counts: bool) -> None:
+    assert (NOW - last_failure_ago >= lockout.counting_since(NOW)) is counts
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
@@ -12,7 +13,7 @@ from cpl_service.clock import utcnow
 from cpl_service.config import Settings
 from cpl_service.main import create_app
 from cpl_service.parties.actors import COMMAND_LINE
-from cpl_service.parties.models import SecurityEvent, User, UserSession
+from cpl_service.parties.models import SecurityEvent, SignInThrottle, User, UserSession
 from cpl_service.parties.people import set_password
 from tests.conftest import PASSWORD, MakeParty, MakePerson, auth, sign_in
 
@@ -248,3 +249,43 @@ def test_a_new_password_ends_other_sessions(
             now=utcnow(),
         )
     assert client.get("/api/v1/session", headers=as_jane).status_code == 401
+
+
+def test_concurrent_failures_are_all_counted_and_never_a_500(
+    client: TestClient, make_party: MakeParty, make_person: MakePerson
+) -> None:
+    secas, _ = make_party("secas")
+    make_person(secas, "Jane Smith", "jane@secas.example")
+    wrong = {"email": "jane@secas.example", "password": "not the password"}
+    barrier = threading.Barrier(6)
+    statuses: list[int] = []
+
+    def attempt() -> None:
+        barrier.wait()
+        statuses.append(client.post("/api/v1/session", json=wrong).status_code)
+
+    threads = [threading.Thread(target=attempt) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [401] * 4 + [429] * 2
+    assert client.post("/api/v1/session", json=wrong).status_code == 429
+
+
+def test_failures_an_hour_old_are_forgotten(
+    client: TestClient, make_party: MakeParty, make_person: MakePerson, engine: Engine
+) -> None:
+    secas, _ = make_party("secas")
+    make_person(secas, "Jane Smith", "jane@secas.example")
+    wrong = {"email": "jane@secas.example", "password": "not the password"}
+    for _ in range(4):
+        assert client.post("/api/v1/session", json=wrong).status_code == 401
+    with Session(engine) as s:
+        s.execute(
+            update(SignInThrottle).values(last_failure_at=utcnow() - timedelta(hours=1, seconds=5))
+        )
+        s.commit()
+    for _ in range(4):  # counting starts again: four more before the lock
+        assert client.post("/api/v1/session", json=wrong).status_code == 401
+    assert client.post("/api/v1/session", json=wrong).status_code == 429
