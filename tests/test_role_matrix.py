@@ -167,6 +167,7 @@ ROWS = [
     Row("GET", "/api/v1/cpl.csv", "/api/v1/cpl.csv", everyone(200)),
     Row("GET", "/api/v1/cpl.xlsx", "/api/v1/cpl.xlsx", everyone(200)),
     Row("GET", "/api/v1/parties", "/api/v1/parties", only({"secas": 200})),
+    Row("GET", "/api/v1/audit", "/api/v1/audit", only({"secas": 200})),
     Row("GET", "/api/v1/tokens", "/api/v1/tokens", managers(200)),
     Row(
         "POST",
