@@ -13,6 +13,7 @@ from sqlmodel import Session
 from cpl_service.clock import utcnow
 from tests.conftest import MakeParty, MakePerson, auth, sign_in
 from tests.factories import make_entry
+from tests.workbooks import build_workbook, valid_row
 
 
 def test_secas_person_manages_the_dcc_and_every_step_is_named(
@@ -138,3 +139,24 @@ def test_a_token_names_itself_in_history(
     ][-1]
     assert last["actor"] == 'token "initial token" (SECAS)'
     assert last["actor_token"] == "initial token" and last["actor_person"] is None
+
+
+def test_an_upload_by_a_person_names_them_in_history(
+    client: TestClient, make_party: MakeParty, make_person: MakePerson
+) -> None:
+    acme, _ = make_party("manufacturer", name="Acme Meters")
+    _, secas_token = make_party("secas", name="SECAS")
+    make_person(acme, "Sam Submitter", "sam@acme.example")
+    as_sam = sign_in(client, "sam@acme.example")
+    xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    uploaded = client.post(
+        "/api/v1/submissions",
+        files=[("file", ("cpl.xlsx", build_workbook([valid_row()]), xlsx))],
+        headers=as_sam,
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    entry_id = uploaded.json()["entries"][0]["entry_id"]
+    first = client.get(f"/api/v1/entries/{entry_id}", headers=auth(secas_token)).json()["history"][
+        0
+    ]
+    assert (first["action"], first["actor"]) == ("submitted", "Sam Submitter (Acme Meters)")
