@@ -15,6 +15,8 @@ from cpl_service.db import make_engine, upgrade
 from cpl_service.errors import CplError
 from cpl_service.extracts.commands import register as register_extract_commands
 from cpl_service.notices.commands import register as register_notices_commands
+from cpl_service.parties.commands import command_line_actor
+from cpl_service.parties.commands import register as register_people_commands
 from cpl_service.parties.service import add_certificate, create_party, get_party_by_name
 from cpl_service.publication.commands import register as register_import_cpl
 from cpl_service.startup import prepare
@@ -58,7 +60,11 @@ def _party_add(args: argparse.Namespace, settings: Settings) -> int:
     upgrade(engine)
     with Session(engine) as session:
         party, token = create_party(
-            session=session, name=args.name, role=args.role, emails=args.email
+            session=session,
+            name=args.name,
+            role=args.role,
+            emails=args.email,
+            created_by=command_line_actor(),
         )
     print(f"created party {party.name!r} (role {party.role}, id {party.id})")
     print("its token is shown once; store it now:")
@@ -114,6 +120,7 @@ EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParse
     register_notices_commands,
     register_import_cpl,
     register_extract_commands,
+    register_people_commands,
 ]
 
 

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     max_request_bytes: int = 120 * 1024 * 1024
     max_json_bytes: int = 64 * 1024
 
+    public_url: str = "http://127.0.0.1:8000"
+    session_idle_minutes: int = 30
+    session_max_hours: int = 12
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:

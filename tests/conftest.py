@@ -15,9 +15,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, SQLModel
 
+from cpl_service.clock import utcnow
 from cpl_service.config import Settings
 from cpl_service.db import make_engine, upgrade
-from cpl_service.parties.models import Party
+from cpl_service.parties.actors import COMMAND_LINE
+from cpl_service.parties.models import Party, User
+from cpl_service.parties.people import add_person, set_password
 from cpl_service.parties.service import create_party
 
 # The `softhsm` fixture (a real SoftHSM2 token) for the PKCS#11 tests.
@@ -136,3 +139,37 @@ def make_party(engine: Engine) -> MakeParty:
 
 def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+PASSWORD = "correct horse battery"
+MakePerson = Callable[..., User]
+
+
+@pytest.fixture
+def make_person(engine: Engine) -> MakePerson:
+    """Add a person to a party with a password set; returns them."""
+
+    def make(party: Party, name: str, email: str, *, is_admin: bool = False) -> User:
+        with Session(engine, expire_on_commit=False) as s:
+            user, _ = add_person(
+                session=s,
+                party=party,
+                name=name,
+                email=email,
+                is_admin=is_admin,
+                created_by=COMMAND_LINE,
+                now=utcnow(),
+            )
+            set_password(session=s, user=user, password=PASSWORD, actor=COMMAND_LINE, now=utcnow())
+            return user
+
+    return make
+
+
+def sign_in(client: TestClient, email: str, password: str = PASSWORD) -> dict[str, str]:
+    """Sign in; returns headers that act as that person (cookie and CSRF token)."""
+    response = client.post("/api/v1/session", json={"email": email, "password": password})
+    assert response.status_code == 200, response.text
+    secret = response.cookies["cpl_session"]
+    client.cookies.clear()  # each caller sends its own credentials explicitly
+    return {"Cookie": f"cpl_session={secret}", "X-CSRF-Token": response.json()["csrf_token"]}

@@ -1,7 +1,9 @@
 """Every route of the API by every role (and no token): the expected status of each cell.
 
-Resources named by ID do not exist (an allowed caller gets 404), except extract 1, which
-the fixture publishes. A route added to the app without a row here fails the last test.
+Each role calls once with its party's token and once as a signed-in admin person of the
+party (session cookie and CSRF token). Resources named by ID do not exist (an allowed caller
+gets 404), except extract 1, which the fixture publishes. A route added to the app without
+a row here fails the last test.
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tests.conftest import MakeParty, auth
+from tests.conftest import MakeParty, MakePerson, auth, sign_in
 
 ROLES = ("manufacturer", "supplier", "dcc", "secas")
-CALLERS = (None, *ROLES)
+PEOPLE = tuple(f"{role} person" for role in ROLES)
+CALLERS = (None, *ROLES, *PEOPLE)
 
 
 @dataclass(frozen=True)
@@ -34,11 +37,21 @@ def everyone(status: int) -> dict[str | None, int]:
 
 
 def authenticated(status: int) -> dict[str | None, int]:
-    return {None: 401, **dict.fromkeys(ROLES, status)}
+    return {None: 401, **dict.fromkeys(ROLES + PEOPLE, status)}
 
 
 def only(allowed: dict[str, int]) -> dict[str | None, int]:
-    return {None: 401, **{r: allowed.get(r, 403) for r in ROLES}}
+    """The roles in `allowed`, by token or as a person; everyone else 403."""
+    return {
+        None: 401,
+        **{r: allowed.get(r, 403) for r in ROLES},
+        **{f"{r} person": allowed.get(r, 403) for r in ROLES},
+    }
+
+
+def managers(status: int) -> dict[str | None, int]:
+    """SECAS (token or person) and every party's admin person; other tokens 403."""
+    return {**only({"secas": status}), **dict.fromkeys(PEOPLE, status)}
 
 
 E = "/api/v1/entries/CPL-999999"
@@ -53,7 +66,7 @@ ROWS = [
         "/api/v1/technical-specifications",
         "/api/v1/technical-specifications",
         only({"secas": 201}),
-        body={"name": "GBCS v9.1", "kind": "GBCS"},
+        body=lambda caller: {"name": f"GBCS v9.{CALLERS.index(caller)}", "kind": "GBCS"},
     ),
     Row(
         "POST",
@@ -160,18 +173,73 @@ ROWS = [
     Row("GET", "/api/v1/cpl", "/api/v1/cpl", everyone(200)),
     Row("GET", "/api/v1/cpl.csv", "/api/v1/cpl.csv", everyone(200)),
     Row("GET", "/api/v1/cpl.xlsx", "/api/v1/cpl.xlsx", everyone(200)),
+    Row("GET", "/api/v1/parties", "/api/v1/parties", only({"secas": 200})),
+    Row("GET", "/api/v1/audit", "/api/v1/audit", only({"secas": 200})),
+    Row("GET", "/api/v1/tokens", "/api/v1/tokens", managers(200)),
+    Row(
+        "POST",
+        "/api/v1/tokens",
+        "/api/v1/tokens",
+        managers(201),
+        body=lambda caller: {"name": f"made by {caller}"},
+    ),
+    Row("POST", "/api/v1/tokens/999/revoke", "/api/v1/tokens/{token_id}/revoke", managers(404)),
+    Row("GET", "/api/v1/people", "/api/v1/people", managers(200)),
+    Row(
+        "POST",
+        "/api/v1/people",
+        "/api/v1/people",
+        managers(201),
+        body=lambda caller: {"name": "x", "email": f"new{CALLERS.index(caller)}@example.com"},
+    ),
+    Row(
+        "POST",
+        "/api/v1/people/999/disable",
+        "/api/v1/people/{person_id}/disable",
+        managers(404),
+    ),
+    Row("GET", "/api/v1/session", "/api/v1/session", authenticated(200)),
+    Row(
+        "POST",
+        "/api/v1/session",
+        "/api/v1/session",
+        everyone(401),
+        body=lambda caller: {
+            "email": f"nobody{CALLERS.index(caller)}@example.com",
+            "password": "wrong",
+        },
+    ),
+    Row("DELETE", "/api/v1/session", "/api/v1/session", authenticated(204)),
+    Row(
+        "POST",
+        "/api/v1/session/password",
+        "/api/v1/session/password",
+        everyone(404),
+        body={"token": "unknown", "password": "correct horse battery"},
+    ),
 ]
 
 
 @pytest.mark.parametrize("row", ROWS, ids=lambda r: f"{r.method} {r.path}")
-def test_role_matrix(client: TestClient, make_party: MakeParty, row: Row) -> None:
-    tokens = {role: make_party(role)[1] for role in ROLES}
-    assert client.post("/api/v1/extracts", headers=auth(tokens["secas"])).status_code == 201
+def test_role_matrix(
+    client: TestClient, make_party: MakeParty, make_person: MakePerson, row: Row
+) -> None:
+    headers_of: dict[str | None, dict[str, str]] = {None: {}}
+    for role in ROLES:
+        party, token = make_party(role)
+        headers_of[role] = auth(token)
+        make_person(party, f"{role} admin", f"admin@{role}.example", is_admin=True)
+        headers_of[f"{role} person"] = sign_in(client, f"admin@{role}.example")
+    assert client.post("/api/v1/extracts", headers=headers_of["secas"]).status_code == 201
     seen = {}
     for caller in CALLERS:
-        headers = auth(tokens[caller]) if caller else {}
+        headers = headers_of[caller]
         response = client.request(
-            row.method, row.path, headers=headers, json=row.body, files=row.files
+            row.method,
+            row.path,
+            headers=headers,
+            json=row.body(caller) if callable(row.body) else row.body,
+            files=row.files,
         )
         seen[caller] = response.status_code
         if response.status_code >= 400:

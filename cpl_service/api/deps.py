@@ -1,10 +1,12 @@
 """Dependencies shared by every route: the session, the caller, role checks, the signer.
 
-Authentication is one dependency, `get_current_party`, for every route. It remembers
-which party a token belongs to for `PARTY_TTL_SECONDS` (in this process), so a polled
-route such as `GET /extracts/latest` answers from memory as cheaply as the health check.
-A token's party is looked up again after that, so a change to a party reaches every
-server process within `PARTY_TTL_SECONDS`.
+Authentication is one dependency, `get_principal`, for every route: a bearer token (one of
+a party's named API tokens) or a signed-in person's session cookie. It remembers which
+caller a token stands for for `TOKEN_TTL_SECONDS` (in this process), so a polled route such
+as `GET /extracts/latest` answers from memory as cheaply as the health check. A token is
+looked up again after that, so a revoked or expired token (or a disabled person) is refused
+by every server process within `TOKEN_TTL_SECONDS` — the documented bound — and by the
+process that revoked it at once. Session cookies are checked on every request.
 
 The dependencies on the hot path are `async def` and never block: FastAPI runs plain
 `def` dependencies in its thread pool, which would cost the polled route its speed.
@@ -15,6 +17,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -24,14 +27,25 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
+from cpl_service.clock import utcnow
 from cpl_service.config import Settings
 from cpl_service.errors import PermissionDeniedError
+from cpl_service.parties.actors import Actor, Principal
 from cpl_service.parties.models import Party, Role
-from cpl_service.parties.service import hash_token, party_for_token
+from cpl_service.parties.sessions import (
+    CSRF_HEADER,
+    SESSION_COOKIE,
+    SessionTimeouts,
+    csrf_ok,
+    principal_for_session,
+)
+from cpl_service.parties.tokens import hash_token, principal_for_token
 from cpl_service.signing.config import LoadedSigner
 from cpl_service.startup import load_signer
 
-PARTY_TTL_SECONDS = 30.0
+# The longest a revoked or expired token is still accepted by another server process.
+TOKEN_TTL_SECONDS = 5.0
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 _bearer = HTTPBearer(auto_error=False)
 _signer_lock = threading.Lock()
@@ -101,34 +115,88 @@ def _unauthorised() -> HTTPException:
     )
 
 
-def _look_up_party(engine: Engine, token: str) -> Party | None:
+def token_cache_key(token_hash: str) -> tuple[str, str]:
+    """The hot-cache key of the caller a token stands for (revoking a token forgets it)."""
+    return ("principal", token_hash)
+
+
+def session_timeouts(settings: Settings) -> SessionTimeouts:
+    return SessionTimeouts(
+        idle=timedelta(minutes=settings.session_idle_minutes),
+        absolute=timedelta(hours=settings.session_max_hours),
+    )
+
+
+def _principal_for_token(engine: Engine, token: str) -> Principal | None:
     with Session(engine, expire_on_commit=False) as session:
-        return party_for_token(session=session, token=token)
+        return principal_for_token(session=session, secret=token, now=utcnow())
 
 
-async def get_current_party(request: Request, credentials: BearerCredentials) -> Party:
-    """The party a bearer token belongs to; 401 otherwise.
+def _principal_for_cookie(request: Request, secret: str) -> Principal | None:
+    settings: Settings = request.app.state.settings
+    with Session(request.app.state.engine, expire_on_commit=False) as session:
+        return principal_for_session(
+            session=session, secret=secret, now=utcnow(), timeouts=session_timeouts(settings)
+        )
 
-    The party is shared, detached from any session, with the other requests bearing the
-    same token while it is remembered: read it, never change it. The engine and the cache
+
+async def get_principal(request: Request, credentials: BearerCredentials) -> Principal:
+    """The caller: a bearer token's, or a signed-in person's (cookie); 401 otherwise.
+
+    A token's caller is shared, detached from any session, with the other requests bearing
+    the same token while it is remembered: read it, never change it. A state-changing request
+    made with the session cookie must carry the session's CSRF token. The engine and the cache
     are read from the app rather than through further dependencies: each dependency costs
     FastAPI a resolution step on every request, and this one is on the polled route.
     """
+    secret = request.cookies.get(SESSION_COOKIE)
+    if credentials is None and secret:
+        principal = await run_in_threadpool(_principal_for_cookie, request, secret)
+        if principal is None:
+            raise _unauthorised()
+        if request.method not in SAFE_METHODS and not csrf_ok(
+            secret, request.headers.get(CSRF_HEADER)
+        ):
+            raise PermissionDeniedError(
+                f"A signed-in change needs the session's CSRF token in the {CSRF_HEADER} header."
+            )
+        return principal
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise _unauthorised()
     cache: HotCache = request.app.state.hot_cache
-    key = ("party", hash_token(credentials.credentials))
-    party: Party | None = cache.get(key)
-    if party is None:
+    key = token_cache_key(hash_token(credentials.credentials))
+    cached: Principal | None = cache.get(key)
+    if cached is None:
         engine: Engine = request.app.state.engine
-        party = await run_in_threadpool(_look_up_party, engine, credentials.credentials)
-        if party is None:
+        cached = await run_in_threadpool(_principal_for_token, engine, credentials.credentials)
+        if cached is None:
             raise _unauthorised()
-        cache.put(key, party, PARTY_TTL_SECONDS)
-    return party
+        cache.put(key, cached, TOKEN_TTL_SECONDS)
+    return cached
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+async def get_current_party(principal: CurrentPrincipal) -> Party:
+    return principal.party
 
 
 CurrentParty = Annotated[Party, Depends(get_current_party)]
+
+
+async def get_actor(principal: CurrentPrincipal) -> Actor:
+    return principal.actor
+
+
+CurrentActor = Annotated[Actor, Depends(get_actor)]
+
+
+async def client_address(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+ClientAddress = Annotated[str | None, Depends(client_address)]
 
 
 def check_role(party: Party, roles: tuple[Role, ...]) -> Party:

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cpl_service import errors
 from cpl_service.extracts.verify import ExtractVerificationError
+from cpl_service.parties.errors import SignInError, SignInLockedError
 from cpl_service.signing.errors import SigningConfigError
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,8 @@ STATUS_BY_ERROR: dict[type[errors.CplError], int] = {
     # Errors defined next to the code that raises them, not in errors.py.
     ExtractVerificationError: 422,
     SigningConfigError: 503,
+    SignInError: 401,
+    SignInLockedError: 429,
 }
 
 
@@ -64,7 +67,14 @@ def _status_for(exc: errors.CplError) -> int:
 
 def problem_for(exc: errors.CplError) -> JSONResponse:
     """The problem response for a domain error."""
-    return problem(_status_for(exc), exc.detail, slug=exc.slug, title=exc.title, **exc.extra)
+    return problem(
+        _status_for(exc),
+        exc.detail,
+        slug=exc.slug,
+        title=exc.title,
+        headers=getattr(exc, "headers", None),
+        **exc.extra,
+    )
 
 
 async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:

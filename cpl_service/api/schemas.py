@@ -8,13 +8,17 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from cpl_service.entries.models import Entry, EntryEvent, EntryFields
+from cpl_service.parties.actors import describe_actor
 
 
 class EventPublic(BaseModel):
     action: str
     from_status: str | None
     to_status: str | None
-    actor: str
+    actor: str = Field(description='Who acted, e.g. "Jane Smith (SECAS)"')
+    actor_party: str
+    actor_person: str | None
+    actor_token: str | None
     at: datetime
     reason: str | None
     panel_decision_ref: str | None
@@ -25,7 +29,10 @@ class EventPublic(BaseModel):
             action=event.action,
             from_status=event.from_status,
             to_status=event.to_status,
-            actor=event.actor_name,
+            actor=describe_actor(event.actor_name, event.actor_person, event.actor_token),
+            actor_party=event.actor_name,
+            actor_person=event.actor_person,
+            actor_token=event.actor_token,
             at=event.at,
             reason=event.reason,
             panel_decision_ref=event.panel_decision_ref,

@@ -112,6 +112,10 @@ class EntryEvent(SQLModel, table=True):
     to_status: EntryStatus | None = Field(default=None, sa_type=EnumWord(EntryStatus, 20))
     actor_party_id: int | None = Field(default=None, foreign_key="party.id")
     actor_name: str = Field(max_length=200)
+    actor_person: str | None = Field(default=None, max_length=200)
+    actor_token: str | None = Field(default=None, max_length=100)
+    actor_user_id: int | None = None
+    actor_token_id: int | None = None
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     reason: str | None = Field(default=None, max_length=2000)
     panel_decision_ref: str | None = Field(default=None, max_length=100)

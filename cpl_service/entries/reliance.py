@@ -18,7 +18,8 @@ from cpl_service.devices import CertificateKind
 from cpl_service.entries.models import Entry, EntryStatus
 from cpl_service.entries.service import annotate
 from cpl_service.errors import InvalidInputError
-from cpl_service.parties.models import Actor
+from cpl_service.parties import audit
+from cpl_service.parties.actors import Actor
 
 NUMBER_COLUMN = {
     CertificateKind.ZIGBEE.value: "zigbee_certificate_number",
@@ -113,6 +114,14 @@ def revoke_certificate(
             removal_proposed=True,
         )
         flagged.append(entry.entry_id)
+    audit.record(
+        session=session,
+        kind=audit.AuditKind.CERTIFICATE_REVOKED,
+        actor=actor,
+        subject=f"{certificate.kind} certificate {certificate.number}",
+        detail=reason.strip(),
+        at=now,
+    )
     session.commit()
     session.refresh(certificate)
     return certificate_view(session=session, certificate=certificate), flagged

@@ -16,7 +16,8 @@ from cpl_service.devices import CertificateKind
 from cpl_service.entries.models import Entry, EntryEvent, EntryStatus, SubmissionType
 from cpl_service.entries.workflow import REMOVAL_STATUSES, allowed
 from cpl_service.errors import ConflictError, InvalidInputError, NotFoundError
-from cpl_service.parties.models import Actor, Party, Role
+from cpl_service.parties.actors import Actor
+from cpl_service.parties.models import Party, Role
 
 
 def record_event(
@@ -39,6 +40,10 @@ def record_event(
         to_status=to_status,
         actor_party_id=actor.party_id,
         actor_name=actor.name,
+        actor_person=actor.person,
+        actor_token=actor.token,
+        actor_user_id=actor.user_id,
+        actor_token_id=actor.token_id,
         at=at,
         reason=reason,
         panel_decision_ref=panel_decision_ref,

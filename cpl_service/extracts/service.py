@@ -24,6 +24,8 @@ from cpl_service.errors import ConflictError, InvalidInputError, NotFoundError
 from cpl_service.extracts.canonical import canonical_json
 from cpl_service.extracts.models import ACKNOWLEDGEMENTS, DccStatus, Extract
 from cpl_service.extracts.rows import EXTRACT_FIELDS, public_entry
+from cpl_service.parties import audit
+from cpl_service.parties.actors import Actor
 from cpl_service.parties.models import Party
 from cpl_service.signing.cms import sign_detached
 from cpl_service.signing.keys import Signer
@@ -102,6 +104,7 @@ def publish(
     publisher: Party | None,
     now: datetime,
     notify: ExtractNotice,
+    actor: Actor | None = None,
 ) -> Extract:
     """Build, sign and store the next extract; sequence numbers are never reused or skipped.
 
@@ -149,6 +152,13 @@ def publish(
                 session.add(extract)
                 session.flush()
                 notify(session=session, extract=extract)
+                audit.record(
+                    session=session,
+                    kind=audit.AuditKind.EXTRACT_PUBLISHED,
+                    actor=actor,
+                    subject=f"extract {sequence} ({extract.entry_count} entries)",
+                    at=issued_at,
+                )
                 session.commit()
                 return extract
             except (IntegrityError, OperationalError) as exc:
@@ -254,6 +264,7 @@ def acknowledge(
     detail: str | None,
     now: datetime,
     notify: ExtractNotice,
+    actor: Actor | None = None,
 ) -> Extract:
     """The DCC reports it loaded (or rejected) an extract; recorded once.
 
@@ -276,5 +287,13 @@ def acknowledge(
         raise ConflictError(f"Extract {sequence} was acknowledged by someone else just now.")
     session.refresh(extract)
     notify(session=session, extract=extract)
+    audit.record(
+        session=session,
+        kind=audit.AuditKind.EXTRACT_ACKNOWLEDGED,
+        actor=actor,
+        subject=f"extract {sequence}: {status}",
+        detail=detail,
+        at=now,
+    )
     session.commit()
     return extract

@@ -1,30 +1,31 @@
-"""Creating parties, issuing tokens and registering signing certificates."""
+"""Creating parties, issuing their first token and registering signing certificates."""
 
 from __future__ import annotations
-
-import hashlib
-import secrets
 
 from email_validator import EmailNotValidError, validate_email
 from sqlmodel import Session, select
 
+from cpl_service.clock import utcnow
 from cpl_service.errors import ConflictError, InvalidInputError, NotFoundError
+from cpl_service.parties import audit
+from cpl_service.parties.actors import COMMAND_LINE, Actor
 from cpl_service.parties.models import Party, PartyCertificate, Role
+from cpl_service.parties.tokens import hash_token as hash_token  # re-exported for callers
+from cpl_service.parties.tokens import issue_token, principal_for_token
 from cpl_service.signing.certificates import describe_certificate
 
-TOKEN_PREFIX = "cpl_"  # noqa: S105 (a prefix, not a secret)
+FIRST_TOKEN_NAME = "initial token"  # noqa: S105 (a name, not a secret)
 
 
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def new_token() -> str:
-    return TOKEN_PREFIX + secrets.token_urlsafe(32)
-
-
-def create_party(*, session: Session, name: str, role: str, emails: list[str]) -> tuple[Party, str]:
-    """Create a party; returns it with its token, which is never stored in clear."""
+def create_party(
+    *,
+    session: Session,
+    name: str,
+    role: str,
+    emails: list[str],
+    created_by: Actor = COMMAND_LINE,
+) -> tuple[Party, str]:
+    """Create a party with a first named token; returns both (the token only here, once)."""
     name = name.strip()
     if not name:
         raise InvalidInputError("A party needs a name.")
@@ -43,16 +44,40 @@ def create_party(*, session: Session, name: str, role: str, emails: list[str]) -
             raise InvalidInputError(f"{email!r} is not a valid email address: {exc}") from None
     if session.exec(select(Party).where(Party.name == name)).first():
         raise ConflictError(f"A party named {name!r} already exists.")
-    token = new_token()
-    party = Party(name=name, role=role_value, emails=normalised, token_hash=hash_token(token))
+    now = utcnow()
+    party = Party(name=name, role=role_value, emails=normalised, created_at=now)
     session.add(party)
+    session.flush()
+    audit.record(
+        session=session,
+        kind=audit.AuditKind.PARTY_ADDED,
+        actor=created_by,
+        subject=f"party {name} ({role_value})",
+        subject_party_id=party.id,
+        at=now,
+    )
+    _, token = issue_token(
+        session=session, party=party, name=FIRST_TOKEN_NAME, created_by=created_by, now=now
+    )
     session.commit()
     session.refresh(party)
     return party, token
 
 
 def party_for_token(*, session: Session, token: str) -> Party | None:
-    return session.exec(select(Party).where(Party.token_hash == hash_token(token))).first()
+    principal = principal_for_token(session=session, secret=token, now=utcnow())
+    return principal.party if principal else None
+
+
+def list_parties(*, session: Session) -> list[Party]:
+    return list(session.exec(select(Party).order_by(Party.name)).all())
+
+
+def get_party(*, session: Session, party_id: int) -> Party:
+    party = session.get(Party, party_id)
+    if party is None:
+        raise NotFoundError(f"There is no party {party_id}.")
+    return party
 
 
 def get_party_by_name(*, session: Session, name: str) -> Party:

@@ -7,6 +7,8 @@ import re
 from sqlmodel import Session, col, select
 
 from cpl_service.errors import ConflictError, InvalidInputError
+from cpl_service.parties import audit
+from cpl_service.parties.actors import Actor
 from cpl_service.specifications.models import (
     SpecificationKind,
     TechnicalSpecification,
@@ -27,7 +29,7 @@ def list_specifications(*, session: Session) -> list[TechnicalSpecification]:
 
 
 def add_specification(
-    *, session: Session, spec_in: TechnicalSpecificationCreate
+    *, session: Session, spec_in: TechnicalSpecificationCreate, actor: Actor | None = None
 ) -> TechnicalSpecification:
     """Add a version to the register (SECAS); the name must read like `GBCS v3.2`."""
     name = " ".join(spec_in.name.split())
@@ -45,6 +47,15 @@ def add_specification(
         name=name, kind=spec_in.kind.value, installation_end_date=spec_in.installation_end_date
     )
     session.add(spec)
+    audit.record(
+        session=session,
+        kind=audit.AuditKind.SPECIFICATION_ADDED,
+        actor=actor,
+        subject=name,
+        detail=f"installation end date {spec.installation_end_date}"
+        if spec.installation_end_date
+        else None,
+    )
     session.commit()
     session.refresh(spec)
     return spec

@@ -37,7 +37,8 @@ from cpl_service.errors import (
     UploadTooLargeError,
     WorkbookRejectedError,
 )
-from cpl_service.parties.models import Actor, Party, PartyCertificate, Role
+from cpl_service.parties.actors import Actor
+from cpl_service.parties.models import Party, PartyCertificate, Role
 from cpl_service.signing.verify import verify_with_registered
 from cpl_service.specifications.models import TechnicalSpecification
 from cpl_service.storable import check_filename
@@ -176,6 +177,7 @@ def submit(
     now: datetime,
     signature: bytes | None = None,
     documents: Sequence[UploadedDocument] = (),
+    actor: entries.Actor | None = None,
 ) -> SubmissionResult:
     """Check an uploaded workbook and store its rows as pending entries, all or nothing.
 
@@ -229,6 +231,7 @@ def submit(
             report=report,
             documents=documents,
             now=now,
+            actor=actor,
         )
     except IntegrityError:
         session.rollback()
@@ -254,6 +257,7 @@ def _store(
     report: CheckReport,
     documents: Sequence[UploadedDocument],
     now: datetime,
+    actor: entries.Actor | None = None,
 ) -> Submission:
     assert party.id is not None
     submission = Submission(
@@ -315,6 +319,10 @@ def _store(
                 "to_status": EntryStatus.PENDING_REVIEW,
                 "actor_party_id": party.id,
                 "actor_name": party.name,
+                "actor_person": actor.person if actor else None,
+                "actor_token": actor.token if actor else None,
+                "actor_user_id": actor.user_id if actor else None,
+                "actor_token_id": actor.token_id if actor else None,
                 "at": now,
                 "reason": f"Submission {submission.id} ({filename[:200]})",
             }

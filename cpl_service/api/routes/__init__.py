@@ -3,14 +3,18 @@
 from fastapi import APIRouter
 
 from cpl_service.api.routes import (
+    audit,
     certificates,
     cpl,
     entries,
     extracts,
     notices,
+    people,
+    session,
     specifications,
     submissions,
     template,
+    tokens,
 )
 
 ROUTERS: list[APIRouter] = [
@@ -22,4 +26,8 @@ ROUTERS: list[APIRouter] = [
     extracts.router,
     notices.router,
     cpl.router,
+    tokens.router,
+    people.router,
+    session.router,
+    audit.router,
 ]

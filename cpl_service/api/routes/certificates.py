@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from cpl_service.api.deps import SecasParty, SessionDep
+from cpl_service.api.deps import CurrentActor, SecasParty, SessionDep
 from cpl_service.api.params import Offset
 from cpl_service.api.schemas import (
     CertificatePage,
@@ -18,7 +18,6 @@ from cpl_service.api.schemas import (
 )
 from cpl_service.clock import today, utcnow
 from cpl_service.entries import reliance
-from cpl_service.parties.models import Actor
 
 router = APIRouter(prefix="/certificates", tags=["certificates"])
 
@@ -71,14 +70,16 @@ def list_certificates(
 
 
 @router.post("/revocations", response_model=RevocationOut)
-def revoke_certificate(body: RevocationIn, session: SessionDep, secas: SecasParty) -> RevocationOut:
+def revoke_certificate(
+    body: RevocationIn, session: SessionDep, _secas: SecasParty, actor: CurrentActor
+) -> RevocationOut:
     """Revoke a certificate; every Active entry relying on it becomes removal proposed."""
     view, flagged = reliance.revoke_certificate(
         session=session,
         kind=body.kind,
         number=body.number,
         reason=body.reason,
-        actor=Actor.of(secas),
+        actor=actor,
         now=utcnow(),
     )
     return RevocationOut(certificate=_public(view), removal_proposed=flagged)
@@ -89,14 +90,15 @@ def clear_conditional_date(
     number: Annotated[str, Path(min_length=1, max_length=100)],
     body: ConditionalClearanceIn,
     session: SessionDep,
-    secas: SecasParty,
+    _secas: SecasParty,
+    actor: CurrentActor,
 ) -> CertificatePublic:
     """NCSC confirmed the conditions of a conditional CPA certificate: clear its date."""
     view = reliance.clear_conditional_date(
         session=session,
         number=number,
         reference=body.reference,
-        actor=Actor.of(secas),
+        actor=actor,
         now=utcnow(),
     )
     return _public(view)
@@ -104,7 +106,11 @@ def clear_conditional_date(
 
 @router.post("/cpa/{number}/renewal", response_model=CertificatePublic)
 def record_renewal(
-    number: str, body: RenewalIn, session: SessionDep, secas: SecasParty
+    number: Annotated[str, Path(min_length=1, max_length=100)],
+    body: RenewalIn,
+    session: SessionDep,
+    _secas: SecasParty,
+    actor: CurrentActor,
 ) -> CertificatePublic:
     """NCSC renewed a lifetime CPA certificate: record its new renewal date."""
     now = utcnow()
@@ -113,7 +119,7 @@ def record_renewal(
         number=number,
         renewal_date=body.renewal_date,
         reference=body.reference,
-        actor=Actor.of(secas),
+        actor=actor,
         now=now,
     )
     return _public(view)

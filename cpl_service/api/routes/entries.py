@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from sqlmodel import Session
 
-from cpl_service.api.deps import CurrentParty, SecasParty, SessionDep, SupplierParty
+from cpl_service.api.deps import CurrentActor, CurrentParty, SecasParty, SessionDep, SupplierParty
 from cpl_service.api.params import EntryIdPath, IdQuery, Offset
 from cpl_service.api.schemas import (
     ApprovalIn,
@@ -20,7 +20,6 @@ from cpl_service.api.schemas import (
 from cpl_service.clock import utcnow
 from cpl_service.entries import service
 from cpl_service.entries.models import Entry, EntryStatus
-from cpl_service.parties.models import Actor
 
 router = APIRouter(prefix="/entries", tags=["entries"])
 
@@ -74,14 +73,18 @@ def read_entry(entry: VisibleEntry, session: SessionDep) -> EntryPublic:
 
 @router.post("/{entry_id}/approve", response_model=EntryPublic)
 def approve_entry(
-    entry_id: EntryIdPath, session: SessionDep, secas: SecasParty, body: ApprovalIn | None = None
+    entry_id: EntryIdPath,
+    session: SessionDep,
+    _secas: SecasParty,
+    actor: CurrentActor,
+    body: ApprovalIn | None = None,
 ) -> EntryPublic:
     """Approve a pending entry (SECAS)."""
     entry = service.get_entry(session=session, entry_id=entry_id)
     service.approve(
         session=session,
         entry=entry,
-        actor=Actor.of(secas),
+        actor=actor,
         note=body.note if body else None,
         now=utcnow(),
     )
@@ -90,13 +93,15 @@ def approve_entry(
 
 @router.post("/{entry_id}/reject", response_model=EntryPublic)
 def reject_entry(
-    entry_id: EntryIdPath, body: RejectionIn, session: SessionDep, secas: SecasParty
+    entry_id: EntryIdPath,
+    body: RejectionIn,
+    session: SessionDep,
+    _secas: SecasParty,
+    actor: CurrentActor,
 ) -> EntryPublic:
     """Reject a pending entry with a reason (SECAS)."""
     entry = service.get_entry(session=session, entry_id=entry_id)
-    service.reject(
-        session=session, entry=entry, actor=Actor.of(secas), reason=body.reason, now=utcnow()
-    )
+    service.reject(session=session, entry=entry, actor=actor, reason=body.reason, now=utcnow())
     return _with_history(session, entry)
 
 
@@ -106,29 +111,30 @@ def confirm_entry(
     body: SupplierConfirmationIn,
     session: SessionDep,
     supplier: SupplierParty,
+    actor: CurrentActor,
 ) -> EntryPublic:
     """A supplier confirms a manufacturer's firmware update."""
     entry = service.visible_entry(session=session, party=supplier, entry_id=entry_id)
     service.confirm_firmware_update(
-        session=session,
-        entry=entry,
-        actor=Actor.of(supplier),
-        reference=body.reference,
-        now=utcnow(),
+        session=session, entry=entry, actor=actor, reference=body.reference, now=utcnow()
     )
     return _with_history(session, entry)
 
 
 @router.post("/{entry_id}/removal", response_model=EntryPublic)
 def remove_entry(
-    entry_id: EntryIdPath, body: RemovalIn, session: SessionDep, secas: SecasParty
+    entry_id: EntryIdPath,
+    body: RemovalIn,
+    session: SessionDep,
+    _secas: SecasParty,
+    actor: CurrentActor,
 ) -> EntryPublic:
     """Record the Panel's removal of an Active entry (SECAS)."""
     entry = service.get_entry(session=session, entry_id=entry_id)
     service.remove(
         session=session,
         entry=entry,
-        actor=Actor.of(secas),
+        actor=actor,
         status=EntryStatus(body.status),
         panel_decision_ref=body.panel_decision_ref,
         reason=body.reason,

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from cpl_service.api.deps import (
+    CurrentActor,
     DccOrSecasParty,
     DccParty,
     EngineDep,
@@ -86,6 +87,7 @@ def publish_extract(
     settings: SettingsDep,
     cache: HotCacheDep,
     secas: SecasParty,
+    actor: CurrentActor,
     signer: SignerDep,
 ) -> ExtractPublic:
     """Publish the next signed extract (SECAS)."""
@@ -96,6 +98,7 @@ def publish_extract(
         publisher=secas,
         now=utcnow(),
         notify=partial(queue_publication_notice, settings=settings),
+        actor=actor,
     )
     cache.forget(LATEST_KEY)
     return _public(extract, settings.extract_ack_hours)
@@ -190,6 +193,7 @@ def acknowledge_extract(
     session: SessionDep,
     settings: SettingsDep,
     _dcc: DccParty,
+    actor: CurrentActor,
 ) -> ExtractPublic:
     """The DCC reports the extract loaded into the SMI, or rejected."""
     extract = service.acknowledge(
@@ -199,6 +203,7 @@ def acknowledge_extract(
         detail=body.detail,
         now=utcnow(),
         notify=partial(queue_acknowledgement_notice, settings=settings),
+        actor=actor,
     )
     return _public(extract, settings.extract_ack_hours)
 

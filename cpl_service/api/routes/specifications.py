@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter, status
 
-from cpl_service.api.deps import SecasParty, SessionDep
+from cpl_service.api.deps import CurrentActor, SecasParty, SessionDep
 from cpl_service.specifications import service
 from cpl_service.specifications.models import (
     TechnicalSpecificationCreate,
@@ -21,8 +21,11 @@ def list_specifications(session: SessionDep) -> dict[str, list[TechnicalSpecific
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 def add_specification(
-    spec_in: TechnicalSpecificationCreate, session: SessionDep, _secas: SecasParty
+    spec_in: TechnicalSpecificationCreate,
+    session: SessionDep,
+    _secas: SecasParty,
+    actor: CurrentActor,
 ) -> TechnicalSpecificationPublic:
     """Add a version to the register (SECAS)."""
-    spec = service.add_specification(session=session, spec_in=spec_in)
+    spec = service.add_specification(session=session, spec_in=spec_in, actor=actor)
     return TechnicalSpecificationPublic.model_validate(spec)

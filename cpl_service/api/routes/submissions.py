@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Query, UploadFile
 from fastapi.responses import JSONResponse, Response
 
-from cpl_service.api.deps import CurrentParty, SecasParty, SessionDep, SettingsDep
+from cpl_service.api.deps import CurrentActor, CurrentParty, SecasParty, SessionDep, SettingsDep
 from cpl_service.api.params import IdPath, Offset
 from cpl_service.api.schemas import (
     ApprovalIn,
@@ -20,7 +20,6 @@ from cpl_service.api.schemas import (
 )
 from cpl_service.clock import utcnow
 from cpl_service.errors import UploadTooLargeError
-from cpl_service.parties.models import Actor
 from cpl_service.submissions import service
 
 router = APIRouter(prefix="/submissions", tags=["submissions"])
@@ -57,6 +56,7 @@ def create_submission(
     session: SessionDep,
     settings: SettingsDep,
     party: CurrentParty,
+    actor: CurrentActor,
     file: Annotated[UploadFile, File(description="The CPL submission workbook (.xlsx/.xlsm)")],
     signature: Annotated[UploadFile | None, File(description="Detached CMS signature")] = None,
     documents: Annotated[list[UploadFile] | None, File(description="Certificate PDFs")] = None,
@@ -75,6 +75,7 @@ def create_submission(
         session=session,
         settings=settings,
         party=party,
+        actor=actor,
         filename=file.filename or "upload.xlsx",
         content=content,
         now=utcnow(),
@@ -170,7 +171,11 @@ def download_document(
 
 @router.post("/{submission_id}/approve", response_model=list[EntryPublic])
 def approve_submission(
-    submission_id: IdPath, session: SessionDep, secas: SecasParty, body: ApprovalIn | None = None
+    submission_id: IdPath,
+    session: SessionDep,
+    secas: SecasParty,
+    actor: CurrentActor,
+    body: ApprovalIn | None = None,
 ) -> list[EntryPublic]:
     """Approve every pending entry of the submission at once, all or nothing (SECAS)."""
     submission = service.visible_submission(
@@ -179,7 +184,7 @@ def approve_submission(
     approved = service.approve_submission(
         session=session,
         submission=submission,
-        actor=Actor.of(secas),
+        actor=actor,
         note=body.note if body else None,
         now=utcnow(),
     )
