@@ -54,7 +54,8 @@ class _NoticePolicy(EmailPolicy):
         return email.policy.default.clone(max_line_length=998, linesep=self.linesep, utf8=self.utf8)
 
     def fold(self, name: str, value: str) -> str:
-        return self._header_policy().fold(name, value)
+        folded: str = self._header_policy().fold(name, value)
+        return folded
 
     def fold_binary(self, name: str, value: str) -> bytes:
         return self._header_policy().fold_binary(name, value)

@@ -23,7 +23,8 @@ def lock_delay(failures: int, *, free: int) -> timedelta:
     """How long the `failures`-th failure in a row locks: nothing, then 30 s doubling to 15 min."""
     if failures < free:
         return timedelta(0)
-    return min(LONGEST_LOCK, FIRST_LOCK * 2 ** min(failures - free, 16))
+    delay: timedelta = FIRST_LOCK * 2 ** min(failures - free, 16)
+    return min(LONGEST_LOCK, delay)
 
 
 def counting_since(now: datetime) -> datetime:

@@ -13,9 +13,10 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from cpl_service.devices import find_device_type
 from cpl_service.entries.models import Entry, EntryStatus
+from cpl_service.entries.workflow import LISTED_STATUSES
 from cpl_service.errors import InvalidInputError
 from cpl_service.extracts.models import Extract
-from cpl_service.extracts.rows import LISTED_STATUSES, STATUS_WORDS, internal_status
+from cpl_service.extracts.rows import STATUS_WORDS, internal_status
 from cpl_service.publication.rows import listed_entry
 
 MAX_LIMIT = 1000

@@ -177,7 +177,7 @@ def submit(
     now: datetime,
     signature: bytes | None = None,
     documents: Sequence[UploadedDocument] = (),
-    actor: entries.Actor | None = None,
+    actor: Actor | None = None,
 ) -> SubmissionResult:
     """Check an uploaded workbook and store its rows as pending entries, all or nothing.
 
@@ -257,7 +257,7 @@ def _store(
     report: CheckReport,
     documents: Sequence[UploadedDocument],
     now: datetime,
-    actor: entries.Actor | None = None,
+    actor: Actor | None = None,
 ) -> Submission:
     assert party.id is not None
     submission = Submission(

@@ -37,7 +37,6 @@ from cpl_service.workbook.cells import (
 from cpl_service.workbook.context import (
     FIRMWARE_UPDATE,
     IMPORT,
-    LISTED_STATUSES,
     NEW_DEVICE_MODEL,
     SUBMISSION_TYPES,
     UPLOAD,
@@ -938,7 +937,6 @@ class _Checker:
 __all__ = [
     "FIRMWARE_UPDATE",
     "IMPORT",
-    "LISTED_STATUSES",
     "NEW_DEVICE_MODEL",
     "SUBMISSION_TYPES",
     "UPLOAD",
