@@ -38,35 +38,6 @@ def test_validation_error_is_a_problem(client: TestClient, make_party: MakeParty
     assert "kind" in body["detail"]
 
 
-def test_specifications_are_seeded_and_public(client: TestClient) -> None:
-    response = client.get("/api/v1/technical-specifications")
-    assert response.status_code == 200
-    names = {s["name"] for s in response.json()["items"]}
-    assert {"SMETS2 v4.2", "CHTS v4.2", "SMETS1 v1.2", "GBCS v3.2"} <= names
-
-
-def test_secas_adds_a_specification(client: TestClient, make_party: MakeParty) -> None:
-    _, secas = make_party("secas")
-    _, maker = make_party("manufacturer")
-    body = {"name": "GBCS v9.9", "kind": "GBCS", "installation_end_date": None}
-    assert client.post("/api/v1/technical-specifications", json=body).status_code == 401
-    assert (
-        client.post("/api/v1/technical-specifications", json=body, headers=auth(maker)).status_code
-        == 403
-    )
-    created = client.post("/api/v1/technical-specifications", json=body, headers=auth(secas))
-    assert created.status_code == 201
-    assert created.json()["name"] == "GBCS v9.9"
-    again = client.post("/api/v1/technical-specifications", json=body, headers=auth(secas))
-    assert again.status_code == 409
-    bad = client.post(
-        "/api/v1/technical-specifications",
-        json={"name": "GBCS nine", "kind": "GBCS"},
-        headers=auth(secas),
-    )
-    assert bad.status_code == 422
-
-
 def test_bad_token_is_401(client: TestClient) -> None:
     response = client.post(
         "/api/v1/technical-specifications",
