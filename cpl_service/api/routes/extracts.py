@@ -29,7 +29,7 @@ from cpl_service.clock import utcnow
 from cpl_service.extracts import service
 from cpl_service.extracts.models import Extract
 from cpl_service.notices.service import queue_acknowledgement_notice, queue_publication_notice
-from cpl_service.signing.listing import list_signers
+from cpl_service.signing.listing import SignerListing, list_signers
 
 router = APIRouter(tags=["extracts"])
 
@@ -208,19 +208,8 @@ def acknowledge_extract(
     return _public(extract, settings.extract_ack_hours)
 
 
-class SignerOut(BaseModel):
-    subject: str
-    issuer: str
-    serial_number: str
-    fingerprint_sha256: str
-    not_valid_before: datetime
-    not_valid_after: datetime
-    current: bool
-    chain_pem: str
-
-
 class SignersOut(BaseModel):
-    signers: list[SignerOut]
+    signers: list[SignerListing]
 
 
 @router.get(
@@ -242,5 +231,5 @@ def signing_certificates(
     )
     if not wants_json:
         return Response(signer.chain_pem, media_type="application/pem-certificate-chain")
-    body = SignersOut(signers=[SignerOut(**vars(s)) for s in list_signers(signer)])
+    body = SignersOut(signers=list_signers(signer))
     return Response(body.model_dump_json(), media_type="application/json")
