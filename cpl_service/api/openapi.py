@@ -17,6 +17,7 @@ from fastapi.openapi.utils import get_openapi
 
 from cpl_service.api.errors import PROBLEM_JSON
 from cpl_service.api.idempotency import takes_idempotency_key
+from cpl_service.api.routes.extracts import SignersOut
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 BINARY = {"type": "string", "format": "binary"}
@@ -79,6 +80,11 @@ EXAMPLES: dict[str, tuple[str, str, str]] = {
     "413": ("/problems/upload-too-large", "Upload too large", "The workbook is too large."),
     "415": ("/problems/unsupported-file", "Unsupported file", "'a.txt' is not a workbook."),
     "422": ("/problems/invalid-request", "Invalid request", "The request is not valid."),
+    "429": (
+        "/problems/sign-in-locked",
+        "Too many failed sign-ins",
+        "Too many failed sign-ins: try again in 30 seconds.",
+    ),
     "503": ("about:blank", "Service Unavailable", "The signing key cannot be used."),
 }
 DESCRIPTIONS = {
@@ -91,6 +97,7 @@ DESCRIPTIONS = {
     "413": "The upload is too large",
     "415": "Not a workbook, or a document that is not a PDF",
     "422": "The request is not valid",
+    "429": "Too many failed sign-ins: locked for a while (see Retry-After)",
     "503": "The signing key is not usable",
 }
 
@@ -108,6 +115,13 @@ NOT_FOUND_WITHOUT_PATH_PARAMETERS = {
     ("get", "/api/v1/extracts/latest"),
     ("post", "/api/v1/certificates/revocations"),
 }
+# Problems particular to one operation, beyond those `_statuses` derives from its shape.
+EXTRA_STATUSES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("post", "/api/v1/session"): ("401", "429"),  # wrong email or password; locked
+    ("post", "/api/v1/session/password"): ("404",),  # an unknown or used set-password link
+    ("post", "/api/v1/people"): ("404",),  # a party the caller may not manage
+    ("post", "/api/v1/tokens"): ("404",),  # likewise
+}
 SIGNING = {("post", "/api/v1/extracts"), ("get", "/api/v1/signing/certificates")}
 MEDIA_TYPES: dict[tuple[str, str], dict[str, Any]] = {
     ("get", "/api/v1/template"): {XLSX: {"schema": BINARY}},
@@ -117,7 +131,9 @@ MEDIA_TYPES: dict[tuple[str, str], dict[str, Any]] = {
         "application/pkcs7-signature": {"schema": BINARY}
     },
     ("get", "/api/v1/signing/certificates"): {
-        "application/pem-certificate-chain": {"schema": {"type": "string"}}
+        "application/pem-certificate-chain": {"schema": {"type": "string"}},
+        # With `Accept: application/json` or `?format=json`: every signer, current first.
+        "application/json": {"schema": {"$ref": "#/components/schemas/SignersOut"}},
     },
     ("get", "/api/v1/submissions/{submission_id}/documents/{document_id}"): {
         "application/pdf": {"schema": BINARY}
@@ -207,6 +223,7 @@ def _statuses(method: str, path: str, operation: dict[str, Any]) -> list[str]:
         statuses += ["413", "415"]
     if (method, path) in SIGNING:
         statuses.append("503")
+    statuses += [s for s in EXTRA_STATUSES.get((method, path), ()) if s not in statuses]
     statuses.append("422")
     return statuses
 
@@ -224,6 +241,9 @@ def describe(app: FastAPI) -> dict[str, Any]:
     schemas.pop("ValidationError", None)
     schemas["Problem"] = PROBLEM_SCHEMA
     schemas["WorkbookProblem"] = WORKBOOK_PROBLEM_SCHEMA
+    signers = SignersOut.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas.update(signers.pop("$defs", {}))
+    schemas["SignersOut"] = signers
     ids = {
         (method, path): operation["operationId"]
         for path, operations in document["paths"].items()
