@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import logging
@@ -116,6 +117,7 @@ def publish(
                 )
                 payload = canonical_json(document)
                 signature = sign_detached(payload, signer, signing_time=issued_at)
+                payload_gzip = gzip_payload(payload)
                 extract = Extract(
                     sequence=sequence,
                     issued_at=issued_at,
@@ -126,6 +128,7 @@ def publish(
                     change_count=len(document["changes"]["added"])
                     + len(document["changes"]["status_changed"]),
                     payload=payload,
+                    payload_gzip=payload_gzip,
                     signature=signature,
                     published_by_party_id=publisher.id if publisher else None,
                 )
@@ -172,35 +175,54 @@ def extract_ref(session: Session, sequence: int) -> ExtractRef:
     return ExtractRef(row[0], row[1])
 
 
+def gzip_payload(payload: bytes) -> bytes:
+    """The payload gzip-compressed, the same bytes every time (no timestamp, no name).
+
+    Stored beside the payload at publication and served to clients that accept gzip; it
+    decompresses to exactly the signed bytes.
+    """
+    return gzip.compress(payload, compresslevel=9, mtime=0)
+
+
+@dataclass(frozen=True)
+class StoredPayload:
+    """An extract's payload exactly as signed, and the same compressed with gzip."""
+
+    identity: bytes
+    gzip: bytes
+
+
 # Published payloads never change, so each process keeps the few most recent in memory:
 # serving the latest extract is then a small indexed lookup, never a multi-megabyte read.
-_PAYLOADS: OrderedDict[tuple[int, str], bytes] = OrderedDict()
+_PAYLOADS: OrderedDict[tuple[int, str], StoredPayload] = OrderedDict()
 _PAYLOAD_CACHE_SIZE = 4
 _payload_lock = threading.Lock()
 
 
-def cached_payload(ref: ExtractRef) -> bytes | None:
+def cached_payload(ref: ExtractRef) -> StoredPayload | None:
     """The payload if this process holds it already."""
     with _payload_lock:
         return _PAYLOADS.get((ref.sequence, ref.sha256))
 
 
-def payload_of(session: Session, ref: ExtractRef) -> bytes:
-    """The payload bytes exactly as signed (cached by sequence and digest)."""
+def payload_of(session: Session, ref: ExtractRef) -> StoredPayload:
+    """The payload bytes exactly as signed, and gzipped (cached by sequence and digest)."""
     key = (ref.sequence, ref.sha256)
     with _payload_lock:
         cached = _PAYLOADS.get(key)
         if cached is not None:
             _PAYLOADS.move_to_end(key)
             return cached
-    payload = session.exec(
-        select(Extract.payload).where(col(Extract.sequence) == ref.sequence)
+    identity, compressed = session.exec(
+        select(Extract.payload, Extract.payload_gzip).where(col(Extract.sequence) == ref.sequence)
     ).one()
+    # Extracts published before migration 0004 have no stored gzip body.
+    stored = StoredPayload(identity, compressed or gzip_payload(identity))
     with _payload_lock:
-        _PAYLOADS[key] = payload
+        _PAYLOADS[key] = stored
         while len(_PAYLOADS) > _PAYLOAD_CACHE_SIZE:
             _PAYLOADS.popitem(last=False)
-    return payload
+    return stored
 
 
 def get_extract(*, session: Session, sequence: int) -> Extract:

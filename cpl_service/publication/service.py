@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from cpl_service.devices import find_device_type
-from cpl_service.entries.models import Entry
+from cpl_service.entries.models import Entry, like_pattern, search_text
 from cpl_service.errors import InvalidInputError
 from cpl_service.extracts.models import Extract
 from cpl_service.publication.rows import (
@@ -63,21 +63,6 @@ MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
 _BATCH = 1000
 
-# Columns the free-text search `q` looks in.
-_SEARCHED = (
-    Entry.manufacturer_name,
-    Entry.model_name,
-    Entry.entry_id,
-    Entry.manufacturer_id,
-    Entry.model_id,
-    Entry.hardware_version,
-    Entry.firmware_version,
-    Entry.zigbee_certificate_number,
-    Entry.dlms_certificate_number,
-    Entry.cpa_certificate_number,
-    Entry.panel_decision_ref,
-)
-
 
 @dataclass(frozen=True)
 class CplFilter:
@@ -116,11 +101,6 @@ def make_filter(
     return CplFilter(internal, code, manufacturer or None, text or None)
 
 
-def _like_pattern(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def _conditions(filters: CplFilter) -> list[ColumnElement[bool]]:
     # "Ever made Active" is first_active_at; the status test keeps a pending or
     # rejected row out even if a bug ever stamped it.
@@ -135,8 +115,7 @@ def _conditions(filters: CplFilter) -> list[ColumnElement[bool]]:
     if filters.manufacturer_id:
         conditions.append(col(Entry.manufacturer_id) == filters.manufacturer_id)
     if filters.q:
-        pattern = _like_pattern(filters.q)
-        conditions.append(or_(*(col(c).ilike(pattern, escape="\\") for c in _SEARCHED)))
+        conditions.append(search_text().ilike(like_pattern(filters.q), escape="\\"))
     return conditions
 
 

@@ -25,6 +25,7 @@ from cpl_service.api.deps import (
     check_role,
     check_role_name,
 )
+from cpl_service.api.encoding import GZIP, accepts_gzip
 from cpl_service.api.hot_cache import LATEST_TTL_SECONDS, ROLE_TTL_SECONDS, HotCache
 from cpl_service.clock import utcnow
 from cpl_service.errors import NotFoundError
@@ -114,17 +115,27 @@ def list_extracts(
 
 
 def _payload_response(
-    ref: service.ExtractRef, payload: bytes | None, if_none_match: str | None
+    ref: service.ExtractRef,
+    payload: service.StoredPayload,
+    if_none_match: str | None,
+    accept_encoding: str | None,
 ) -> Response:
-    etag = f'"{ref.sha256}"'
+    """The payload as signed, or gzipped (compressed at publication) if the client accepts
+    it; each form has its own ETag, and the gzip body decodes to exactly the signed bytes."""
+    compressed = accepts_gzip(accept_encoding)
+    etag = f'"{ref.sha256}-gzip"' if compressed else f'"{ref.sha256}"'
     headers = {
         "ETag": etag,
         "Cache-Control": "private, max-age=0, must-revalidate",
+        "Vary": "Accept-Encoding",
         "X-CPL-Sequence": str(ref.sequence),
     }
     if if_none_match and etag in [t.strip() for t in if_none_match.split(",")]:
         return Response(status_code=304, headers=headers)
-    return Response(payload, media_type="application/json", headers=headers)
+    if compressed:
+        headers["Content-Encoding"] = GZIP
+        return Response(payload.gzip, media_type="application/json", headers=headers)
+    return Response(payload.identity, media_type="application/json", headers=headers)
 
 
 @router.get("/extracts/latest")
@@ -132,8 +143,9 @@ async def latest_extract(
     request: Request,
     credentials: BearerCredentials,
     if_none_match: Annotated[str | None, Header()] = None,
+    accept_encoding: Annotated[str | None, Header()] = None,
 ) -> Response:
-    """The newest extract's payload, byte for byte as signed."""
+    """The newest extract's payload, byte for byte as signed (gzipped if accepted)."""
     cache: HotCache = request.app.state.hot_cache
     token_hash = hash_token(credentials.credentials) if credentials else None
     answer = _latest_from_cache(cache, token_hash)
@@ -143,12 +155,12 @@ async def latest_extract(
         cache.put("latest", answer[1], LATEST_TTL_SECONDS)
     role, ref, payload = answer
     check_role_name(role, (Role.DCC, Role.SECAS))
-    return _payload_response(ref, payload, if_none_match)
+    return _payload_response(ref, payload, if_none_match, accept_encoding)
 
 
 def _latest_from_cache(
     cache: HotCache, token_hash: str | None
-) -> tuple[str, service.ExtractRef, bytes] | None:
+) -> tuple[str, service.ExtractRef, service.StoredPayload] | None:
     role: str | None = cache.get(("role", token_hash)) if token_hash else None
     ref: service.ExtractRef | None = cache.get("latest")
     payload = service.cached_payload(ref) if ref else None
@@ -159,7 +171,7 @@ def _latest_from_cache(
 
 def _look_up_latest(
     engine: Engine, credentials: HTTPAuthorizationCredentials | None
-) -> tuple[str, service.ExtractRef, bytes]:
+) -> tuple[str, service.ExtractRef, service.StoredPayload]:
     # Authentication and the lookup share one trip to the thread pool.
     with Session(engine) as session:
         party = check_role(authenticate(session, credentials), (Role.DCC, Role.SECAS))
@@ -175,10 +187,11 @@ def extract_payload(
     session: SessionDep,
     _caller: DccOrSecasParty,
     if_none_match: Annotated[str | None, Header()] = None,
+    accept_encoding: Annotated[str | None, Header()] = None,
 ) -> Response:
-    """An extract's payload, byte for byte as signed."""
+    """An extract's payload, byte for byte as signed (gzipped if the client accepts it)."""
     ref = service.extract_ref(session, sequence)
-    return _payload_response(ref, service.payload_of(session, ref), if_none_match)
+    return _payload_response(ref, service.payload_of(session, ref), if_none_match, accept_encoding)
 
 
 @router.get("/extracts/{sequence}/signature")
