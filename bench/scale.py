@@ -1,0 +1,155 @@
+"""Scaling benchmark: how the cost of everyday operations grows with the list.
+
+For each size (default 1,000, 10,000 and 100,000 listed entries, certificates shared by
+10 entries each, a few dozen manufacturers, most entries Active and some removed) it
+fills a fresh database, starts `cpl-service serve` on it and times, over HTTP:
+
+  upload 1 row        POST /submissions of a one-row workbook (after a warm-up upload)
+  upload 1,000 rows   POST /submissions of 1,000 new Device Models, each with its own
+                      ZigBee, DLMS and CPA numbers
+  publish             POST /extracts
+  first cpl.xlsx      GET /cpl.xlsx once the list has changed (the workbook is built)
+  cpl.csv             GET /cpl.csv
+  search              GET /entries?q=... (the slowest of three searches)
+  import-cpl          `cpl-service import-cpl` of the exported cpl.xlsx into an empty
+                      database (a separate process: includes its start-up)
+
+and prints one table, a column per size, with the server's peak RSS.
+
+    .venv/bin/python bench/scale.py
+    .venv/bin/python bench/scale.py --sizes 1000 10000
+    .venv/bin/python bench/scale.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+from support import build_workbook, fill, peak_rss_mb, reset, serve
+
+from cpl_service.config import Settings
+
+OPERATIONS = (
+    "upload 1 row",
+    "upload 1,000 rows",
+    "publish",
+    "first cpl.xlsx",
+    "cpl.csv",
+    "search",
+    "import-cpl",
+    "server peak RSS (MB)",
+)
+
+
+def timed(action: Callable[[], httpx.Response]) -> float:
+    started = time.perf_counter()
+    response = action()
+    elapsed = time.perf_counter() - started
+    if response.status_code not in (200, 201):
+        raise RuntimeError(f"{response.request.url}: {response.status_code} {response.text[:300]}")
+    return elapsed
+
+
+def upload(http: httpx.Client, token: str, content: bytes) -> httpx.Response:
+    return http.post(
+        "/api/v1/submissions",
+        files={"file": ("bench.xlsx", content, "application/octet-stream")},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+
+
+def measure(size: int, scratch: Path, url: str | None, port: int) -> dict[str, float]:
+    reset(url)
+    data_dir = scratch / f"n{size}"
+    settings = Settings(data_dir=data_dir, database_url=url)
+    tokens = fill(settings, size)
+    env = {"CPL_DATA_DIR": str(data_dir)}
+    if url:
+        env["CPL_DATABASE_URL"] = url
+    figures: dict[str, float] = {}
+    server = serve(env, port)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=600) as http:
+            template = http.get("/api/v1/template").content
+            dcc, secas = tokens["dcc"], tokens["secas"]
+            # The first upload pays one-time costs (imports, statement caches).
+            upload(http, dcc, build_workbook(template, 1, offset=9_000_000))
+            one = build_workbook(template, 1, offset=9_100_000, certificates="unique")
+            figures["upload 1 row"] = timed(lambda: upload(http, dcc, one))
+            many = build_workbook(template, 1000, offset=9_200_000, certificates="unique")
+            figures["upload 1,000 rows"] = timed(lambda: upload(http, dcc, many))
+            auth = {"Authorization": f"Bearer {secas}"}
+            figures["publish"] = timed(lambda: http.post("/api/v1/extracts", headers=auth))
+            exported = data_dir / "exported.xlsx"
+
+            def workbook() -> httpx.Response:
+                response = http.get("/api/v1/cpl.xlsx")
+                exported.write_bytes(response.content)
+                return response
+
+            figures["first cpl.xlsx"] = timed(workbook)
+            figures["cpl.csv"] = timed(lambda: http.get("/api/v1/cpl.csv"))
+            figures["search"] = max(
+                timed(lambda q=q: http.get("/api/v1/entries", params={"q": q}, headers=auth))
+                for q in ("CPA-77", "maker 07", "Model 3")
+            )
+        figures["server peak RSS (MB)"] = peak_rss_mb(server.pid) or float("nan")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    # Import the exported list into an empty database, as when moving between instances.
+    reset(url)
+    target = scratch / f"n{size}-import"
+    env = {**os.environ, "CPL_DATA_DIR": str(target)}
+    if url:
+        env["CPL_DATABASE_URL"] = url
+    started = time.perf_counter()
+    imported = subprocess.run(
+        [
+            *(sys.executable, "-m", "cpl_service.cli", "import-cpl", str(exported)),
+            *("--panel-decision-ref", "SECP_BENCH_1"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    figures["import-cpl"] = time.perf_counter() - started
+    if imported.returncode != 0:
+        print(f"import-cpl failed: {imported.stderr[-500:]}", file=sys.stderr)
+        figures["import-cpl"] = float("nan")
+    return figures
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
+    parser.add_argument("--port", type=int, default=8767)
+    parser.add_argument("--database-url", help="a scratch PostgreSQL database (it is emptied!)")
+    args = parser.parse_args()
+
+    results: dict[int, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        for size in args.sizes:
+            results[size] = measure(size, Path(scratch), args.database_url, args.port)
+            print(f"... {size:,} entries done", file=sys.stderr)
+    backend = "PostgreSQL" if args.database_url else "SQLite"
+    print(f"{backend}; times in seconds")
+    print(f"{'entries':<22}" + "".join(f"{size:>12,}" for size in args.sizes))
+    for operation in OPERATIONS:
+        cells = "".join(f"{results[size][operation]:>12.3f}" for size in args.sizes)
+        print(f"{operation:<22}{cells}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
