@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, func, text
+from sqlalchemy import Engine, func, text, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, SQLModel, col, select
@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 FORMAT = "cpl-extract/1"
 PUBLISH_LOCK_KEY = 0x43504C  # "CPL": one PostgreSQL advisory lock serialises publishers
 MAX_ATTEMPTS = 20
+_FETCH_BATCH = 5000
 
 
 def build_document(
@@ -74,10 +75,11 @@ def published_entries(session: Session) -> list[dict[str, Any]]:
     # Core rows, not ORM objects: 100,000 entries load in a fraction of the time.
     table = SQLModel.metadata.tables["entry"]
     rows = session.connection().execute(
-        sa_select(*(table.c[name] for name in EXTRACT_FIELDS)).where(
-            table.c.first_active_at.is_not(None)
-        )
+        sa_select(*(table.c[name] for name in EXTRACT_FIELDS))
+        .where(table.c.first_active_at.is_not(None))
+        .execution_options(yield_per=_FETCH_BATCH)
     )
+    # Rows in the order of EXTRACT_FIELDS: `public_entry` zips them with the names.
     return [public_entry(row) for row in rows]
 
 
@@ -117,7 +119,6 @@ def publish(
                 )
                 payload = canonical_json(document)
                 signature = sign_detached(payload, signer, signing_time=issued_at)
-                payload_gzip = gzip_payload(payload)
                 extract = Extract(
                     sequence=sequence,
                     issued_at=issued_at,
@@ -128,7 +129,6 @@ def publish(
                     change_count=len(document["changes"]["added"])
                     + len(document["changes"]["status_changed"]),
                     payload=payload,
-                    payload_gzip=payload_gzip,
                     signature=signature,
                     published_by_party_id=publisher.id if publisher else None,
                 )
@@ -178,10 +178,32 @@ def extract_ref(session: Session, sequence: int) -> ExtractRef:
 def gzip_payload(payload: bytes) -> bytes:
     """The payload gzip-compressed, the same bytes every time (no timestamp, no name).
 
-    Stored beside the payload at publication and served to clients that accept gzip; it
-    decompresses to exactly the signed bytes.
+    Served to clients that accept gzip; it decompresses to exactly the signed bytes.
+    Level 6: a 100,000-entry payload compresses some 15-fold in about a second, where
+    level 9 takes three times as long for a few per cent less.
     """
-    return gzip.compress(payload, compresslevel=9, mtime=0)
+    return gzip.compress(payload, compresslevel=6, mtime=0)
+
+
+def store_gzip(*, engine: Engine, sequence: int) -> None:
+    """Compress a published extract once and store the result beside its payload.
+
+    Run right after publication, outside the publishing request, so publishing does not
+    wait for it. The stored body is set once (the database refuses to change it): of two
+    processes compressing the same extract, the second changes nothing.
+    """
+    with Session(engine) as session:
+        payload, stored = session.exec(
+            select(Extract.payload, Extract.payload_gzip).where(col(Extract.sequence) == sequence)
+        ).one()
+        if stored is not None:
+            return
+        session.execute(
+            update(Extract)
+            .where(col(Extract.sequence) == sequence, col(Extract.payload_gzip).is_(None))
+            .values(payload_gzip=gzip_payload(payload))
+        )
+        session.commit()
 
 
 @dataclass(frozen=True)
@@ -216,7 +238,7 @@ def payload_of(session: Session, ref: ExtractRef) -> StoredPayload:
     identity, compressed = session.exec(
         select(Extract.payload, Extract.payload_gzip).where(col(Extract.sequence) == ref.sequence)
     ).one()
-    # Extracts published before migration 0004 have no stored gzip body.
+    # Not stored yet (just published) or never (published before migration 0004).
     stored = StoredPayload(identity, compressed or gzip_payload(identity))
     with _payload_lock:
         _PAYLOADS[key] = stored
@@ -258,8 +280,6 @@ def acknowledge(
     extract = get_extract(session=session, sequence=sequence)
     if extract.dcc_status != "pending":
         raise ConflictError(f"Extract {sequence} was already acknowledged as {extract.dcc_status}.")
-    from sqlalchemy import update
-
     guarded = (
         update(Extract)
         .where(col(Extract.sequence) == sequence, col(Extract.dcc_status) == "pending")

@@ -13,13 +13,14 @@ from pathlib import Path
 import jsonschema
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from cpl_service.cli import main as cli_main
 from cpl_service.clock import utcnow
 from cpl_service.config import Settings
 from cpl_service.extracts.models import Extract
-from cpl_service.extracts.service import dcc_status
+from cpl_service.extracts.service import dcc_status, store_gzip
 from tests.conftest import MakeParty, auth
 from tests.factories import make_entry
 
@@ -205,12 +206,15 @@ def test_gzip_payload_decodes_to_the_signed_bytes(
 
 
 def test_gzip_body_is_compressed_once_at_publication(
-    client: TestClient, session: Session, tokens: dict[str, str]
+    client: TestClient, engine: Engine, session: Session, tokens: dict[str, str]
 ) -> None:
     make_entry(session, status="active")
     publish(client, tokens["secas"])
     stored = session.get(Extract, 1)
     assert stored is not None and stored.payload_gzip is not None
+    assert gzip.decompress(stored.payload_gzip) == stored.payload
+    store_gzip(engine=engine, sequence=1)  # a second compression changes nothing
+    session.refresh(stored)
     assert gzip.decompress(stored.payload_gzip) == stored.payload
     _, _, body = raw_get(
         client, f"{API}/extracts/1", {**auth(tokens["dcc"]), "Accept-Encoding": "gzip"}
@@ -327,3 +331,27 @@ def test_latest_follows_publication_at_once_and_cache_never_admits_others(
     assert client.get(url, headers=auth(tokens["manufacturer"])).status_code == 403
     assert client.get(url, headers=auth("cpl_forged")).status_code == 401
     assert client.get(url).status_code == 401
+
+
+def test_extract_without_a_stored_gzip_body_is_compressed_when_served(
+    client: TestClient, session: Session, tokens: dict[str, str]
+) -> None:
+    payload = json.dumps({"format": "cpl-extract/1", "entries": ["x" * 2000]}).encode()
+    session.add(
+        Extract(
+            sequence=1,
+            issued_at=utcnow(),
+            next_update=utcnow() + timedelta(days=7),
+            sha256=hashlib.sha256(payload).hexdigest(),
+            entry_count=0,
+            change_count=0,
+            payload=payload,
+            signature=b"sig",
+        )
+    )
+    session.commit()
+    _, headers, body = raw_get(
+        client, f"{API}/extracts/1", {**auth(tokens["dcc"]), "Accept-Encoding": "gzip"}
+    )
+    assert headers["content-encoding"] == "gzip"
+    assert gzip.decompress(body) == payload

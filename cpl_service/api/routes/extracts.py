@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Header, Query, Request
 from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, Field
@@ -86,13 +86,19 @@ def loaded_signer(request: Request) -> LoadedSigner:
 
 @router.post("/extracts", status_code=201, response_model=ExtractPublic)
 def publish_extract(
-    request: Request, engine: EngineDep, settings: SettingsDep, secas: SecasParty
+    request: Request,
+    background: BackgroundTasks,
+    engine: EngineDep,
+    settings: SettingsDep,
+    secas: SecasParty,
 ) -> ExtractPublic:
     """Publish the next signed extract (SECAS)."""
     extract = service.publish(
         engine=engine, settings=settings, signer=loaded_signer(request).signer, publisher=secas
     )
     request.app.state.hot_cache.forget("latest")
+    # After the answer is sent: the gzip body, compressed once and stored.
+    background.add_task(service.store_gzip, engine=engine, sequence=extract.sequence)
     return _public(extract, settings.extract_ack_hours)
 
 

@@ -55,9 +55,9 @@ SEARCH_TEXT = (
 
 
 def upgrade() -> None:
-    # The gzip body of each extract, compressed once at publication and served as it is
-    # to clients that accept gzip; it decompresses to exactly the signed payload. Extracts
-    # published before this revision have none and are compressed when first served.
+    # The gzip body of each extract, compressed once right after publication and served as
+    # it is to clients that accept gzip; it decompresses to exactly the signed payload.
+    # Extracts published before this revision have none and are compressed when served.
     # Plain ADD COLUMN (no batch copy), so SQLite keeps the 0003 triggers.
     op.add_column("extract", sa.Column("payload_gzip", sa.LargeBinary(), nullable=True))
     for name, table, columns in INDEXES:
