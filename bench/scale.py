@@ -14,7 +14,9 @@ fills a fresh database, starts `cpl-service serve` on it and times, over HTTP:
   import-cpl          `cpl-service import-cpl` of the exported cpl.xlsx into an empty
                       database (a separate process: includes its start-up)
 
-and prints one table, a column per size, with the server's peak RSS.
+and prints one table, a column per size: wall time, and in brackets the CPU time the
+server (or the import process) spent, which a busy machine inflates far less than the
+wall time; then the server's peak RSS while building cpl.xlsx and over the whole run.
 
     .venv/bin/python bench/scale.py
     .venv/bin/python bench/scale.py --sizes 1000 10000
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -45,17 +48,30 @@ OPERATIONS = (
     "cpl.csv",
     "search",
     "import-cpl",
-    "server peak RSS (MB)",
 )
+MEMORY = ("peak RSS, cpl.xlsx (MB)", "peak RSS, whole run (MB)")
 
 
-def timed(action: Callable[[], httpx.Response]) -> float:
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process (all its threads) so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def reset_peak_rss(pid: int) -> None:
+    """Start a new VmHWM measurement (Linux: writing 5 to clear_refs resets it)."""
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
+def timed(pid: int, action: Callable[[], httpx.Response]) -> tuple[float, float]:
+    """Wall time of `action` and the server's CPU time meanwhile."""
+    cpu = cpu_seconds(pid)
     started = time.perf_counter()
     response = action()
     elapsed = time.perf_counter() - started
     if response.status_code not in (200, 201):
         raise RuntimeError(f"{response.request.url}: {response.status_code} {response.text[:300]}")
-    return elapsed
+    return elapsed, cpu_seconds(pid) - cpu
 
 
 def upload(http: httpx.Client, token: str, content: bytes) -> httpx.Response:
@@ -66,7 +82,7 @@ def upload(http: httpx.Client, token: str, content: bytes) -> httpx.Response:
     )
 
 
-def measure(size: int, scratch: Path, url: str | None, port: int) -> dict[str, float]:
+def measure(size: int, scratch: Path, url: str | None, port: int) -> dict[str, tuple[float, float]]:
     reset(url)
     data_dir = scratch / f"n{size}"
     settings = Settings(data_dir=data_dir, database_url=url)
@@ -74,8 +90,9 @@ def measure(size: int, scratch: Path, url: str | None, port: int) -> dict[str, f
     env = {"CPL_DATA_DIR": str(data_dir)}
     if url:
         env["CPL_DATABASE_URL"] = url
-    figures: dict[str, float] = {}
+    figures: dict[str, tuple[float, float]] = {}
     server = serve(env, port)
+    pid = server.pid
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=600) as http:
             template = http.get("/api/v1/template").content
@@ -83,11 +100,14 @@ def measure(size: int, scratch: Path, url: str | None, port: int) -> dict[str, f
             # The first upload pays one-time costs (imports, statement caches).
             upload(http, dcc, build_workbook(template, 1, offset=9_000_000))
             one = build_workbook(template, 1, offset=9_100_000, certificates="unique")
-            figures["upload 1 row"] = timed(lambda: upload(http, dcc, one))
+            figures["upload 1 row"] = timed(pid, lambda: upload(http, dcc, one))
             many = build_workbook(template, 1000, offset=9_200_000, certificates="unique")
-            figures["upload 1,000 rows"] = timed(lambda: upload(http, dcc, many))
+            figures["upload 1,000 rows"] = timed(pid, lambda: upload(http, dcc, many))
             auth = {"Authorization": f"Bearer {secas}"}
-            figures["publish"] = timed(lambda: http.post("/api/v1/extracts", headers=auth))
+            figures["publish"] = timed(pid, lambda: http.post("/api/v1/extracts", headers=auth))
+            # The gzip body is compressed after publishing answers; let that finish first
+            # (it is served compressed once stored), so it is not counted in what follows.
+            http.get("/api/v1/extracts/latest", headers={**auth, "Accept-Encoding": "gzip"})
             exported = data_dir / "exported.xlsx"
 
             def workbook() -> httpx.Response:
@@ -95,13 +115,18 @@ def measure(size: int, scratch: Path, url: str | None, port: int) -> dict[str, f
                 exported.write_bytes(response.content)
                 return response
 
-            figures["first cpl.xlsx"] = timed(workbook)
-            figures["cpl.csv"] = timed(lambda: http.get("/api/v1/cpl.csv"))
+            whole_run = peak_rss_mb(pid) or float("nan")
+            reset_peak_rss(pid)
+            figures["first cpl.xlsx"] = timed(pid, workbook)
+            xlsx_rss = peak_rss_mb(pid) or float("nan")
+            figures["cpl.csv"] = timed(pid, lambda: http.get("/api/v1/cpl.csv"))
             figures["search"] = max(
-                timed(lambda q=q: http.get("/api/v1/entries", params={"q": q}, headers=auth))
+                timed(pid, lambda q=q: http.get("/api/v1/entries", params={"q": q}, headers=auth))
                 for q in ("CPA-77", "maker 07", "Model 3")
             )
-        figures["server peak RSS (MB)"] = peak_rss_mb(server.pid) or float("nan")
+        whole_run = max(whole_run, peak_rss_mb(pid) or float("nan"))
+        figures[MEMORY[0]] = (xlsx_rss, xlsx_rss)
+        figures[MEMORY[1]] = (whole_run, whole_run)
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -112,6 +137,7 @@ def measure(size: int, scratch: Path, url: str | None, port: int) -> dict[str, f
     if url:
         env["CPL_DATABASE_URL"] = url
     started = time.perf_counter()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     imported = subprocess.run(
         [
             *(sys.executable, "-m", "cpl_service.cli", "import-cpl", str(exported)),
@@ -121,10 +147,14 @@ def measure(size: int, scratch: Path, url: str | None, port: int) -> dict[str, f
         capture_output=True,
         text=True,
     )
-    figures["import-cpl"] = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    figures["import-cpl"] = (
+        time.perf_counter() - started,
+        after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime,
+    )
     if imported.returncode != 0:
         print(f"import-cpl failed: {imported.stderr[-500:]}", file=sys.stderr)
-        figures["import-cpl"] = float("nan")
+        figures["import-cpl"] = (float("nan"), float("nan"))
     return figures
 
 
@@ -137,17 +167,23 @@ def main() -> int:
     parser.add_argument("--database-url", help="a scratch PostgreSQL database (it is emptied!)")
     args = parser.parse_args()
 
-    results: dict[int, dict[str, float]] = {}
+    results: dict[int, dict[str, tuple[float, float]]] = {}
     with tempfile.TemporaryDirectory() as scratch:
         for size in args.sizes:
             results[size] = measure(size, Path(scratch), args.database_url, args.port)
             print(f"... {size:,} entries done", file=sys.stderr)
     backend = "PostgreSQL" if args.database_url else "SQLite"
-    print(f"{backend}; times in seconds")
-    print(f"{'entries':<22}" + "".join(f"{size:>12,}" for size in args.sizes))
+    load = os.getloadavg()[0]
+    print(f"{backend}; seconds: wall (server CPU); load average at the end {load:.1f}")
+    print(f"{'entries':<26}" + "".join(f"{size:>18,}" for size in args.sizes))
     for operation in OPERATIONS:
-        cells = "".join(f"{results[size][operation]:>12.3f}" for size in args.sizes)
-        print(f"{operation:<22}{cells}")
+        cells = "".join(
+            f"{f'{wall:.3f} ({cpu:.2f})':>18}"
+            for wall, cpu in (results[size][operation] for size in args.sizes)
+        )
+        print(f"{operation:<26}{cells}")
+    for memory in MEMORY:
+        print(f"{memory:<26}" + "".join(f"{results[s][memory][0]:>18.0f}" for s in args.sizes))
     return 0
 
 
