@@ -105,7 +105,9 @@ def measure(size: int, scratch: Path, url: str | None, port: int) -> dict[str, t
     with running(env, port) as (pid, http):
         template = http.get("/api/v1/template").content
         # The first upload pays one-time costs (imports, statement caches).
-        upload(http, dcc, build_workbook(template, 1, offset=9_000_000))
+        warm = upload(http, dcc, build_workbook(template, 1, offset=9_000_000))
+        if warm.status_code != 201:
+            raise RuntimeError(f"warm-up upload: {warm.status_code} {warm.text[:300]}")
         one = build_workbook(template, 1, offset=9_100_000, certificates="unique")
         figures["upload 1 row"] = timed(pid, lambda: upload(http, dcc, one))
         many = build_workbook(template, 1000, offset=9_200_000, certificates="unique")

@@ -96,7 +96,7 @@ ENTRIES_PER_CERTIFICATE = 10
 
 
 def fill(settings: Settings, count: int) -> dict[str, str]:
-    """A fresh database with `count` listed entries and their certificate register.
+    """A fresh database with `count` (at least 1) listed entries and their certificates.
 
     Certificate numbers are shared by `ENTRIES_PER_CERTIFICATE` entries (a firmware line),
     CPA expiry dates spread over three years. Returns bearer tokens for `dcc` and `secas`.
@@ -163,6 +163,11 @@ def fill(settings: Settings, count: int) -> dict[str, str]:
                     }
                     for group in groups
                 ],
+            )
+        if engine.dialect.name == "postgresql":
+            # The ids were given explicitly: move the sequence past them.
+            connection.exec_driver_sql(
+                "SELECT setval(pg_get_serial_sequence('entry', 'id'), (SELECT max(id) FROM entry))"
             )
     tokens = {}
     with Session(engine) as session:
