@@ -1,18 +1,20 @@
 # syntax=docker/dockerfile:1
-# Build stage: build a wheel of the service and its dependencies.
+# Build stage: build a wheel of the service alone (its dependencies come from the lock).
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY cpl_service ./cpl_service
-RUN pip install --no-cache-dir --upgrade pip \
- && pip wheel --no-cache-dir --wheel-dir /wheels .
+RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
 
-# Runtime stage: only the wheels, a non-root user, the data directory as a volume.
+# Runtime stage: the hash-pinned runtime lock, the service's wheel, a non-root user, the data
+# directory as a volume.
 FROM python:3.11-slim
 RUN useradd --create-home --uid 10001 cpl \
  && mkdir /data && chown cpl:cpl /data
+COPY requirements/lock.txt /tmp/lock.txt
+RUN pip install --no-cache-dir -r /tmp/lock.txt && rm /tmp/lock.txt
 COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir /wheels/* && rm -rf /wheels
+RUN pip install --no-cache-dir --no-deps /wheels/* && rm -rf /wheels
 USER cpl
 WORKDIR /data
 ENV CPL_DATA_DIR=/data

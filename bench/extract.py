@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -30,6 +31,7 @@ from cpl_service.clock import utcnow
 from cpl_service.config import Settings
 from cpl_service.db import make_engine, upgrade
 from cpl_service.extracts.service import publish
+from cpl_service.notices.service import queue_publication_notice
 from cpl_service.parties.service import create_party
 from cpl_service.startup import load_signer
 
@@ -88,7 +90,14 @@ def time_publish(settings: Settings) -> tuple[float, int]:
     engine = make_engine(settings)
     signer = load_signer(settings).signer
     started = time.perf_counter()
-    extract = publish(engine=engine, settings=settings, signer=signer, publisher=None)
+    extract = publish(
+        engine=engine,
+        settings=settings,
+        signer=signer,
+        publisher=None,
+        now=utcnow(),
+        notify=partial(queue_publication_notice, settings=settings),
+    )
     elapsed = time.perf_counter() - started
     engine.dispose()
     return elapsed, len(extract.payload)

@@ -1,8 +1,16 @@
-"""The one place the service reads the time: always timezone-aware UTC."""
+"""The one place the service reads the time: always timezone-aware UTC.
+
+Only the edges (the API routes and the CLI commands) call `utcnow()`/`today()`; services
+take `now` (or a `Clock`) as an argument, so tests can put them at any moment.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
+
+# What a service that stamps several moments takes instead of reading the time itself.
+Clock = Callable[[], datetime]
 
 
 def utcnow() -> datetime:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -17,9 +18,13 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./cpl-data")
     database_url: str | None = None
 
-    signing_key: Path | None = None
+    # A key file, or a `pkcs11:` URI (kept as text: a URI is not a path).
+    signing_key: Path | str | None = None
     signing_key_password: SecretStr | None = None
     signing_chain: Path | None = None
+    pkcs11_module: Path | None = None
+    # Earlier signers' chain files, separated like PATH (os.pathsep), during a rotation.
+    signing_previous_chains: str | None = None
 
     smtp_host: str | None = None
     smtp_port: int = 587
@@ -38,12 +43,18 @@ class Settings(BaseSettings):
     max_uncompressed_bytes: int = 200 * 1024 * 1024
     max_document_bytes: int = 10 * 1024 * 1024
     max_request_bytes: int = 120 * 1024 * 1024
+    max_json_bytes: int = 64 * 1024
 
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'cpl.sqlite3').resolve()}"
+
+    @property
+    def signing_previous_chain_paths(self) -> tuple[Path, ...]:
+        text = self.signing_previous_chains or ""
+        return tuple(Path(p) for p in text.split(os.pathsep) if p.strip())
 
     @property
     def outbox_dir(self) -> Path:

@@ -3,6 +3,7 @@
 from cpl_service.certificates.models import AssuranceCertificate
 from cpl_service.entries.models import Entry, EntryEvent
 from cpl_service.extracts.models import Extract
+from cpl_service.idempotency.models import IdempotencyRecord
 from cpl_service.notices.models import Notice
 from cpl_service.parties.models import Party, PartyCertificate
 from cpl_service.specifications.models import TechnicalSpecification
@@ -13,6 +14,7 @@ __all__ = [
     "Entry",
     "EntryEvent",
     "Extract",
+    "IdempotencyRecord",
     "Notice",
     "Party",
     "PartyCertificate",

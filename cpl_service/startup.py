@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-import logging
-import threading
-
-from fastapi import FastAPI
-
 from cpl_service.clock import utcnow
 from cpl_service.config import Settings
 from cpl_service.db import make_engine, upgrade
 from cpl_service.signing.config import LoadedSigner, signer_from_settings
-
-log = logging.getLogger(__name__)
-_lock = threading.Lock()
 
 
 def load_signer(settings: Settings) -> LoadedSigner:
@@ -30,13 +22,3 @@ def prepare(settings: Settings) -> LoadedSigner:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(make_engine(settings))
     return load_signer(settings)
-
-
-def signer_for(app: FastAPI) -> LoadedSigner:
-    """The app's signer, loaded on first use."""
-    with _lock:
-        signer: LoadedSigner | None = getattr(app.state, "signer", None)
-        if signer is None:
-            signer = load_signer(app.state.settings)
-            app.state.signer = signer
-        return signer

@@ -20,6 +20,9 @@ from cpl_service.db import make_engine, upgrade
 from cpl_service.parties.models import Party
 from cpl_service.parties.service import create_party
 
+# The `softhsm` fixture (a real SoftHSM2 token) for the PKCS#11 tests.
+pytest_plugins = ["tests.softhsm"]
+
 PG_URL = os.environ.get("CPL_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 

@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from cpl_service.certificates.models import AssuranceCertificate
 from cpl_service.clock import today, utcnow
-from cpl_service.entries.models import Entry, EntryEvent, format_entry_id
+from cpl_service.entries.models import Entry, EntryEvent, EntryStatus, format_entry_id
 
 _firmware = itertools.count(1)
 
@@ -41,6 +41,8 @@ def make_entry(session: Session, *, party_id: int | None = None, **overrides: An
         "status_effective_at": now,
     }
     values.update(overrides)
+    if "cpa_certificate_type" not in overrides:
+        values["cpa_certificate_type"] = "Fixed-term" if values["cpa_certificate_number"] else None
     if values["status"] != "pending_review" and values["status"] != "rejected":
         values.setdefault("first_active_at", now)
     entry = Entry(**values)
@@ -52,7 +54,7 @@ def make_entry(session: Session, *, party_id: int | None = None, **overrides: An
         EntryEvent(
             entry_pk=entry.id,
             action="submitted",
-            to_status="pending_review",
+            to_status=EntryStatus.PENDING_REVIEW,
             actor_name="test",
             at=now,
         )
@@ -67,7 +69,9 @@ def make_entry(session: Session, *, party_id: int | None = None, **overrides: An
                 AssuranceCertificate(
                     kind=kind,
                     number=number,
+                    cpa_certificate_type=entry.cpa_certificate_type if kind == "CPA" else None,
                     cpa_expiry_date=entry.cpa_expiry_date if kind == "CPA" else None,
+                    cpa_renewal_date=entry.cpa_renewal_date if kind == "CPA" else None,
                     cpa_conditional_date=entry.cpa_conditional_date if kind == "CPA" else None,
                 )
             )

@@ -22,22 +22,28 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def server_env(settings: Settings) -> dict[str, str]:
+def server_env(settings: Settings, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CPL_")}
     env["CPL_DATA_DIR"] = str(settings.data_dir)
     if settings.database_url:
         env["CPL_DATABASE_URL"] = settings.database_url
+    env.update(extra or {})
     return env
 
 
 @contextmanager
-def running_server(settings: Settings, log: Path) -> Iterator[str]:
-    """Start `cpl-service serve` on a free port; yield its base URL; stop it after."""
-    port = free_port()
+def running_server(
+    settings: Settings, log: Path, *, env: dict[str, str] | None = None, port: int | None = None
+) -> Iterator[str]:
+    """Start `cpl-service serve` on a free port (or `port`); yield its base URL; stop it after.
+
+    `env` adds environment variables (e.g. `CPL_SIGNING_KEY`) to the server's.
+    """
+    port = port or free_port()
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "cpl_service.cli", "serve", "--port", str(port)],
-            env=server_env(settings),
+            env=server_env(settings, env),
             stdout=out,
             stderr=subprocess.STDOUT,
         )

@@ -123,6 +123,13 @@ ROWS = [
         only({"secas": 404}),
         body={"reference": "x"},
     ),
+    Row(
+        "POST",
+        "/api/v1/certificates/cpa/NOPE/renewal",
+        "/api/v1/certificates/cpa/{number}/renewal",
+        only({"secas": 404}),
+        body={"renewal_date": "2099-01-01", "reference": "x"},
+    ),
     Row("POST", "/api/v1/extracts", "/api/v1/extracts", only({"secas": 201})),
     Row("GET", "/api/v1/extracts", "/api/v1/extracts", only({"dcc": 200, "secas": 200})),
     Row(

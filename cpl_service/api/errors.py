@@ -12,6 +12,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cpl_service import errors
+from cpl_service.extracts.verify import ExtractVerificationError
+from cpl_service.signing.errors import SigningConfigError
 
 log = logging.getLogger(__name__)
 
@@ -27,16 +29,10 @@ STATUS_BY_ERROR: dict[type[errors.CplError], int] = {
     errors.UnreadableWorkbookError: 422,
     errors.WorkbookRejectedError: 422,
     errors.SignatureError: 422,
+    # Errors defined next to the code that raises them, not in errors.py.
+    ExtractVerificationError: 422,
+    SigningConfigError: 503,
 }
-
-
-def _extra_statuses() -> None:
-    # Errors defined next to the code that raises them register here, not in errors.py.
-    from cpl_service.extracts.verify import ExtractVerificationError
-    from cpl_service.signing.errors import SigningConfigError
-
-    STATUS_BY_ERROR[ExtractVerificationError] = 422
-    STATUS_BY_ERROR[SigningConfigError] = 503
 
 
 def problem(
@@ -66,9 +62,14 @@ def _status_for(exc: errors.CplError) -> int:
     return 400
 
 
+def problem_for(exc: errors.CplError) -> JSONResponse:
+    """The problem response for a domain error."""
+    return problem(_status_for(exc), exc.detail, slug=exc.slug, title=exc.title, **exc.extra)
+
+
 async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.CplError)
-    return problem(_status_for(exc), exc.detail, slug=exc.slug, title=exc.title, **exc.extra)
+    return problem_for(exc)
 
 
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -104,7 +105,6 @@ async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
 
 def install(app: FastAPI) -> None:
     """Register the problem-details handlers on an app."""
-    _extra_statuses()
     app.add_exception_handler(errors.CplError, _domain_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

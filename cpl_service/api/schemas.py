@@ -133,6 +133,8 @@ class SupplierConfirmationIn(BaseModel):
 
 
 class RemovalIn(BaseModel):
+    # The removal words of EntryStatus (entries.workflow.REMOVAL_STATUSES); a Literal keeps
+    # the schema and the 422 message as they are, and tests/test_statuses.py pins the two.
     status: Literal["expired", "cancelled", "withdrawn"]
     panel_decision_ref: str = Field(min_length=1, max_length=100)
     reason: str | None = Field(default=None, max_length=2000)
@@ -148,13 +150,22 @@ class ConditionalClearanceIn(BaseModel):
     reference: str = Field(min_length=1, max_length=200)
 
 
+class RenewalIn(BaseModel):
+    renewal_date: date
+    reference: str = Field(min_length=1, max_length=200)
+
+
 class CertificatePublic(BaseModel):
     id: int
     kind: str
     number: str
+    cpa_certificate_type: str | None
     cpa_expiry_date: date | None
+    cpa_renewal_date: date | None
     cpa_conditional_date: date | None
     end_date: date | None
+    # Which date sets the end: "expiry", "renewal" or "conditional" (None without an end).
+    end_date_kind: str | None
     status: str
     revoked_at: datetime | None
     revocation_reason: str | None

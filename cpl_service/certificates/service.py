@@ -1,47 +1,48 @@
-"""The certificate register: listing, revocation and clearing conditional dates."""
+"""The certificate register: finding, listing, revoking and clearing conditions.
+
+The register knows nothing of the entries relying on a certificate; what a revocation
+or a cleared condition does to them is `entries.reliance`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
-from cpl_service.certificates.models import AssuranceCertificate
-from cpl_service.clock import utcnow
+from cpl_service.certificates.cpa import CpaCertificateType
+from cpl_service.certificates.models import AssuranceCertificate, CertificateStatus
 from cpl_service.db import update_one
 from cpl_service.devices import CertificateKind
-from cpl_service.entries.models import Entry
-from cpl_service.entries.service import Actor, annotate
-from cpl_service.entries.workflow import EntryStatus
 from cpl_service.errors import ConflictError, InvalidInputError, NotFoundError
 
-NUMBER_COLUMN = {
-    CertificateKind.ZIGBEE.value: "zigbee_certificate_number",
-    CertificateKind.DLMS.value: "dlms_certificate_number",
-    CertificateKind.CPA.value: "cpa_certificate_number",
-}
+
+def certificate_kind(kind: str) -> CertificateKind:
+    """The kind named by `kind`, case ignored; 422 for anything else."""
+    for k in CertificateKind:
+        if k.value.lower() == kind.strip().lower():
+            return k
+    raise InvalidInputError(f"Unknown certificate kind {kind!r}; use ZigBee, DLMS or CPA.")
 
 
-@dataclass(frozen=True)
-class CertificateView:
-    certificate: AssuranceCertificate
-    entry_ids: list[str]
+def find_certificate(
+    *, session: Session, kind: CertificateKind, number: str
+) -> AssuranceCertificate | None:
+    return session.exec(
+        select(AssuranceCertificate).where(
+            AssuranceCertificate.kind == kind.value, AssuranceCertificate.number == number
+        )
+    ).first()
 
 
-def _relying(session: Session, certificate: AssuranceCertificate) -> list[Entry]:
-    column = getattr(Entry, NUMBER_COLUMN[certificate.kind])
-    return list(
-        session.exec(
-            select(Entry).where(column == certificate.number).order_by(col(Entry.id))
-        ).all()
+def get_certificate(*, session: Session, kind: str, number: str) -> AssuranceCertificate:
+    certificate = find_certificate(
+        session=session, kind=certificate_kind(kind), number=number.strip()
     )
-
-
-def relying_entry_ids(session: Session, certificate: AssuranceCertificate) -> list[str]:
-    return [e.entry_id for e in _relying(session, certificate)]
+    if certificate is None:
+        raise NotFoundError(f"There is no {kind} certificate {number!r} in the register.")
+    return certificate
 
 
 def list_certificates(
@@ -52,19 +53,20 @@ def list_certificates(
     limit: int,
     offset: int,
     today: date,
-) -> tuple[list[CertificateView], int]:
+) -> tuple[list[AssuranceCertificate], int]:
     """Register entries, optionally only CPA certificates ending within N days."""
     query = select(AssuranceCertificate)
     if kind:
-        query = query.where(col(AssuranceCertificate.kind) == _kind(kind))
+        query = query.where(col(AssuranceCertificate.kind) == certificate_kind(kind).value)
     if expiring_within_days is not None:
         if expiring_within_days < 0:
             raise InvalidInputError("expiring_within_days cannot be negative.")
         horizon = today + timedelta(days=expiring_within_days)
         query = query.where(
             col(AssuranceCertificate.kind) == CertificateKind.CPA.value,
-            col(AssuranceCertificate.status) == "valid",
+            col(AssuranceCertificate.status) == CertificateStatus.VALID,
             (col(AssuranceCertificate.cpa_expiry_date) <= horizon)
+            | (col(AssuranceCertificate.cpa_renewal_date) <= horizon)
             | (col(AssuranceCertificate.cpa_conditional_date) <= horizon),
         )
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
@@ -73,123 +75,71 @@ def list_certificates(
         .limit(limit)
         .offset(offset)
     ).all()
-    relying = _relying_ids(session, page)
-    views = [CertificateView(c, relying.get((c.kind, c.number), [])) for c in page]
-    return views, int(total)
+    return list(page), int(total)
 
 
-def _relying_ids(
-    session: Session, certificates: Sequence[AssuranceCertificate]
-) -> dict[tuple[str, str], list[str]]:
-    """Entry IDs relying on each certificate of a page: one query per kind, not per row."""
-    found: dict[tuple[str, str], list[str]] = {}
-    for kind, column_name in NUMBER_COLUMN.items():
-        numbers = [c.number for c in certificates if c.kind == kind]
-        if not numbers:
-            continue
-        column = getattr(Entry, column_name)
-        rows = session.exec(
-            select(column, Entry.entry_id).where(column.in_(numbers)).order_by(col(Entry.id))
-        ).all()
-        for number, entry_id in rows:
-            found.setdefault((kind, number), []).append(entry_id)
-    return found
-
-
-def _kind(kind: str) -> str:
-    for k in CertificateKind:
-        if k.value.lower() == kind.strip().lower():
-            return k.value
-    raise InvalidInputError(f"Unknown certificate kind {kind!r}; use ZigBee, DLMS or CPA.")
-
-
-def get_certificate(*, session: Session, kind: str, number: str) -> AssuranceCertificate:
-    certificate = session.exec(
-        select(AssuranceCertificate).where(
-            AssuranceCertificate.kind == _kind(kind),
-            AssuranceCertificate.number == number.strip(),
-        )
-    ).first()
-    if certificate is None:
-        raise NotFoundError(f"There is no {kind} certificate {number!r} in the register.")
-    return certificate
-
-
-def revoke(
-    *, session: Session, kind: str, number: str, reason: str, actor: Actor
-) -> tuple[AssuranceCertificate, list[str]]:
-    """Mark a certificate revoked and flag every Active entry relying on it.
-
-    The entries stay Active until the Panel's removal decision is recorded.
-    Returns the certificate and the entry IDs flagged as removal proposed.
-    """
-    if not reason.strip():
-        raise InvalidInputError("A revocation needs a reason.")
-    certificate = get_certificate(session=session, kind=kind, number=number)
-    now = utcnow()
+def mark_revoked(
+    *, session: Session, certificate: AssuranceCertificate, reason: str, now: datetime
+) -> None:
+    """Record a certificate as revoked, once; 409 if it already is. The caller commits."""
     guarded = (
         update(AssuranceCertificate)
         .where(
             col(AssuranceCertificate.id) == certificate.id,
-            col(AssuranceCertificate.status) == "valid",
+            col(AssuranceCertificate.status) == CertificateStatus.VALID,
         )
-        .values(status="revoked", revoked_at=now, revocation_reason=reason.strip())
+        .values(status=CertificateStatus.REVOKED, revoked_at=now, revocation_reason=reason)
     )
     if not update_one(session, guarded):
         session.rollback()
         raise ConflictError(
             f"{certificate.kind} certificate {certificate.number} is already revoked."
         )
-    flagged: list[str] = []
-    for entry in _relying(session, certificate):
-        if entry.status != EntryStatus.ACTIVE.value:
-            continue
-        annotate(
-            session=session,
-            entry=entry,
-            action="removal_proposed",
-            actor=actor,
-            at=now,
-            reason=f"{certificate.kind} certificate {certificate.number} revoked: {reason.strip()}",
-            removal_proposed=True,
-        )
-        flagged.append(entry.entry_id)
-    session.commit()
-    session.refresh(certificate)
-    return certificate, flagged
 
 
-def clear_conditional_date(
-    *, session: Session, number: str, reference: str, actor: Actor
-) -> AssuranceCertificate:
-    """NCSC confirmed a conditional CPA certificate's conditions were met: drop the date.
-
-    Entries relying on it get the change recorded in their history.
-    """
-    if not reference.strip():
-        raise InvalidInputError(
-            "Clearing a conditional date needs a reference to NCSC's confirmation."
-        )
-    certificate = get_certificate(session=session, kind=CertificateKind.CPA.value, number=number)
-    if certificate.cpa_conditional_date is None:
-        raise ConflictError(f"CPA certificate {certificate.number} has no conditional date.")
-    if certificate.status == "revoked":
-        raise ConflictError(f"CPA certificate {certificate.number} is revoked.")
-    now = utcnow()
+def drop_conditional_date(*, session: Session, certificate: AssuranceCertificate) -> date:
+    """Clear a CPA certificate's conditional date; returns the date it had. The caller commits."""
     old = certificate.cpa_conditional_date
+    if old is None:
+        raise ConflictError(f"CPA certificate {certificate.number} has no conditional date.")
+    if certificate.status == CertificateStatus.REVOKED:
+        raise ConflictError(f"CPA certificate {certificate.number} is revoked.")
     certificate.cpa_conditional_date = None
     session.add(certificate)
-    for entry in _relying(session, certificate):
-        annotate(
-            session=session,
-            entry=entry,
-            action="conditional_date_cleared",
-            actor=actor,
-            at=now,
-            reason=f"CPA certificate {certificate.number}: conditional date {old.isoformat()} "
-            f"cleared ({reference.strip()})",
-            cpa_conditional_date=None,
+    return old
+
+
+def set_renewal_date(
+    *, session: Session, certificate: AssuranceCertificate, renewal_date: date, today: date
+) -> date | None:
+    """Record a lifetime CPA certificate's new renewal date; returns the date it had.
+
+    A fixed-term certificate has no renewal date (NCSC issues a new certificate, under a new
+    number, with a new expiry date), so it is refused. The caller commits.
+
+    Raises:
+        InvalidInputError: a renewal date not after `today`.
+        ConflictError: the certificate is fixed-term, revoked, or already has that date.
+    """
+    if renewal_date <= today:
+        raise InvalidInputError(
+            f"The new renewal date {renewal_date.isoformat()} must be after today "
+            f"({today.isoformat()})."
         )
-    session.commit()
-    session.refresh(certificate)
-    return certificate
+    if certificate.cpa_certificate_type != CpaCertificateType.LIFETIME:
+        raise ConflictError(
+            f"CPA certificate {certificate.number} is a Fixed-term certificate: it has an "
+            "expiry date, not a renewal date. A renewed fixed-term certificate is a new "
+            "certificate; submit the Device Models with its number and expiry date."
+        )
+    if certificate.status == CertificateStatus.REVOKED:
+        raise ConflictError(f"CPA certificate {certificate.number} is revoked.")
+    old = certificate.cpa_renewal_date
+    if old == renewal_date:
+        raise ConflictError(
+            f"CPA certificate {certificate.number} already has renewal date "
+            f"{renewal_date.isoformat()}."
+        )
+    certificate.cpa_renewal_date = renewal_date
+    session.add(certificate)
+    return old

@@ -3,14 +3,36 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import ColumnElement, Index, String, UniqueConstraint, func, literal_column, text
 from sqlmodel import Field, SQLModel
 
 from cpl_service.clock import utcnow
-from cpl_service.db import UTCDateTime
+from cpl_service.db import EnumWord, UTCDateTime
 
-LIVE_STATUSES_SQL = "status IN ('pending_review', 'active')"
+
+class EntryStatus(StrEnum):
+    """The internal statuses of SPEC §4; `workflow.py` says which may follow which."""
+
+    PENDING_REVIEW = "pending_review"
+    ACTIVE = "active"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    WITHDRAWN = "withdrawn"
+
+
+class SubmissionType(StrEnum):
+    """What a submission row asks for: the workbook's Submission Type words (SPEC §3)."""
+
+    NEW_DEVICE_MODEL = "New Device Model"
+    FIRMWARE_UPDATE = "Firmware Update"
+
+
+# A Device Model may be listed live (pending or Active) only once.
+LIVE_STATUSES: tuple[EntryStatus, ...] = (EntryStatus.PENDING_REVIEW, EntryStatus.ACTIVE)
+LIVE_STATUSES_SQL = "status IN ({})".format(", ".join(f"'{s.value}'" for s in LIVE_STATUSES))
 
 
 class EntryFields(SQLModel):
@@ -30,7 +52,10 @@ class EntryFields(SQLModel):
     zigbee_certificate_number: str | None = Field(default=None, max_length=100)
     dlms_certificate_number: str | None = Field(default=None, max_length=100)
     cpa_certificate_number: str | None = Field(default=None, max_length=100)
+    # "Fixed-term" or "Lifetime" (SEC MP209) with a CPA certificate number, else None.
+    cpa_certificate_type: str | None = Field(default=None, max_length=10)
     cpa_expiry_date: date | None = None
+    cpa_renewal_date: date | None = None
     cpa_conditional_date: date | None = None
     manufacturer_image_hash: str | None = Field(default=None, max_length=64)
     manufacturer_image_hash_creator: str | None = Field(default=None, max_length=200)
@@ -63,7 +88,9 @@ class Entry(EntryFields, table=True):
     entry_id: str = Field(max_length=20)
     submission_id: int | None = Field(default=None, foreign_key="submission.id", index=True)
     submitted_by_party_id: int | None = Field(default=None, foreign_key="party.id", index=True)
-    status: str = Field(default="pending_review", max_length=20, index=True)
+    status: EntryStatus = Field(
+        default=EntryStatus.PENDING_REVIEW, sa_type=EnumWord(EntryStatus, 20), index=True
+    )
     status_effective_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     panel_decision_ref: str | None = Field(default=None, max_length=100)
     removal_proposed: bool = False
@@ -81,8 +108,8 @@ class EntryEvent(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     entry_pk: int = Field(foreign_key="entry.id", index=True)
     action: str = Field(max_length=30)
-    from_status: str | None = Field(default=None, max_length=20)
-    to_status: str | None = Field(default=None, max_length=20)
+    from_status: EntryStatus | None = Field(default=None, sa_type=EnumWord(EntryStatus, 20))
+    to_status: EntryStatus | None = Field(default=None, sa_type=EnumWord(EntryStatus, 20))
     actor_party_id: int | None = Field(default=None, foreign_key="party.id")
     actor_name: str = Field(max_length=200)
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

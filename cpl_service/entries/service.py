@@ -9,28 +9,21 @@ from typing import Any
 from sqlalchemy import func, or_, update
 from sqlmodel import Session, col, select
 
-from cpl_service.certificates.models import AssuranceCertificate
-from cpl_service.clock import utcnow
+from cpl_service.certificates.models import CertificateStatus
+from cpl_service.certificates.service import find_certificate
 from cpl_service.db import update_one
 from cpl_service.devices import CertificateKind
-from cpl_service.entries.models import Entry, EntryEvent, like_pattern, search_text
-from cpl_service.entries.workflow import REMOVAL_STATUSES, EntryStatus, allowed
+from cpl_service.entries.models import (
+    Entry,
+    EntryEvent,
+    EntryStatus,
+    SubmissionType,
+    like_pattern,
+    search_text,
+)
+from cpl_service.entries.workflow import REMOVAL_STATUSES, allowed
 from cpl_service.errors import ConflictError, InvalidInputError, NotFoundError
-from cpl_service.parties.models import Party, Role
-
-FIRMWARE_UPDATE = "Firmware Update"
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who made a change, as recorded in the history."""
-
-    party_id: int | None
-    name: str
-
-    @classmethod
-    def of(cls, party: Party) -> Actor:
-        return cls(party_id=party.id, name=party.name)
+from cpl_service.parties.models import Actor, Party, Role
 
 
 def record_event(
@@ -40,8 +33,8 @@ def record_event(
     action: str,
     actor: Actor,
     at: datetime,
-    from_status: str | None = None,
-    to_status: str | None = None,
+    from_status: EntryStatus | None = None,
+    to_status: EntryStatus | None = None,
     reason: str | None = None,
     panel_decision_ref: str | None = None,
 ) -> EntryEvent:
@@ -113,7 +106,7 @@ def transition(
             current_status=from_status,
         )
     values: dict[str, Any] = {
-        "status": to_status.value,
+        "status": to_status,
         "status_effective_at": at,
         "updated_at": at,
     }
@@ -143,7 +136,7 @@ def transition(
         actor=actor,
         at=at,
         from_status=from_status,
-        to_status=to_status.value,
+        to_status=to_status,
         reason=reason,
         panel_decision_ref=panel_decision_ref,
     )
@@ -171,7 +164,7 @@ def can_see(party: Party, entry: Entry) -> bool:
         return True
     if entry.submitted_by_party_id == party.id:
         return True
-    return party.role == Role.SUPPLIER and entry.submission_type == FIRMWARE_UPDATE
+    return party.role == Role.SUPPLIER and entry.submission_type == SubmissionType.FIRMWARE_UPDATE
 
 
 def visible_entry(*, session: Session, party: Party, entry_id: str) -> Entry:
@@ -193,7 +186,7 @@ def history(*, session: Session, entry: Entry) -> list[EntryEvent]:
 
 @dataclass(frozen=True)
 class EntryFilters:
-    status: str | None = None
+    status: EntryStatus | None = None
     device_type: str | None = None
     manufacturer_id: str | None = None
     q: str | None = None
@@ -209,10 +202,10 @@ def list_entries(
     if party.role not in (Role.SECAS, Role.DCC):
         visible = col(Entry.submitted_by_party_id) == party.id
         if party.role == Role.SUPPLIER:
-            visible = or_(visible, col(Entry.submission_type) == FIRMWARE_UPDATE)
+            visible = or_(visible, col(Entry.submission_type) == SubmissionType.FIRMWARE_UPDATE)
         query = query.where(visible)
     if filters.status:
-        query = query.where(col(Entry.status) == filters.status.lower())
+        query = query.where(col(Entry.status) == filters.status)
     if filters.device_type:
         query = query.where(col(Entry.physical_device_type) == filters.device_type.upper())
     if filters.manufacturer_id:
@@ -231,11 +224,11 @@ def list_entries(
 # --- review actions -----------------------------------------------------------------
 
 
-def relied_on_certificates(entry: Entry) -> list[tuple[str, str]]:
+def relied_on_certificates(entry: Entry) -> list[tuple[CertificateKind, str]]:
     pairs = [
-        (CertificateKind.ZIGBEE.value, entry.zigbee_certificate_number),
-        (CertificateKind.DLMS.value, entry.dlms_certificate_number),
-        (CertificateKind.CPA.value, entry.cpa_certificate_number),
+        (CertificateKind.ZIGBEE, entry.zigbee_certificate_number),
+        (CertificateKind.DLMS, entry.dlms_certificate_number),
+        (CertificateKind.CPA, entry.cpa_certificate_number),
     ]
     return [(kind, number) for kind, number in pairs if number]
 
@@ -249,7 +242,7 @@ def approval_blockers(
         reasons.append(f"{entry.entry_id} is {entry.status}, not pending_review.")
         return reasons
     if (
-        entry.submission_type == FIRMWARE_UPDATE
+        entry.submission_type == SubmissionType.FIRMWARE_UPDATE
         and submitter_role == Role.MANUFACTURER
         and not entry.supplier_confirmation_ref
     ):
@@ -258,14 +251,10 @@ def approval_blockers(
             "confirmed yet."
         )
     for kind, number in relied_on_certificates(entry):
-        certificate = session.exec(
-            select(AssuranceCertificate).where(
-                AssuranceCertificate.kind == kind, AssuranceCertificate.number == number
-            )
-        ).first()
+        certificate = find_certificate(session=session, kind=kind, number=number)
         if certificate is None:
             continue
-        if certificate.status == "revoked":
+        if certificate.status == CertificateStatus.REVOKED:
             reasons.append(f"{entry.entry_id} relies on {kind} certificate {number}, revoked.")
         end = certificate.end_date if kind == CertificateKind.CPA else None
         if end is not None and end <= today:
@@ -283,9 +272,10 @@ def _submitter_role(session: Session, entry: Entry) -> str | None:
     return party.role if party else None
 
 
-def approve(*, session: Session, entry: Entry, actor: Actor, note: str | None) -> Entry:
+def approve(
+    *, session: Session, entry: Entry, actor: Actor, note: str | None, now: datetime
+) -> Entry:
     """Approve a pending entry (SECAS), refusing while a precondition of SPEC §4 fails."""
-    now = utcnow()
     blockers = approval_blockers(
         session=session,
         entry=entry,
@@ -307,7 +297,7 @@ def approve(*, session: Session, entry: Entry, actor: Actor, note: str | None) -
     return entry
 
 
-def reject(*, session: Session, entry: Entry, actor: Actor, reason: str) -> Entry:
+def reject(*, session: Session, entry: Entry, actor: Actor, reason: str, now: datetime) -> Entry:
     """Reject a pending entry (SECAS); the reason is kept in its history."""
     if not reason.strip():
         raise InvalidInputError("A rejection needs a reason the submitter can act on.")
@@ -317,7 +307,7 @@ def reject(*, session: Session, entry: Entry, actor: Actor, reason: str) -> Entr
         to_status=EntryStatus.REJECTED,
         actor=actor,
         action="rejected",
-        at=utcnow(),
+        at=now,
         reason=reason.strip(),
     )
     session.commit()
@@ -325,23 +315,22 @@ def reject(*, session: Session, entry: Entry, actor: Actor, reason: str) -> Entr
 
 
 def confirm_firmware_update(
-    *, session: Session, entry: Entry, actor: Actor, reference: str
+    *, session: Session, entry: Entry, actor: Actor, reference: str, now: datetime
 ) -> Entry:
     """A supplier confirms a manufacturer's firmware update matches agreed plans."""
     if not reference.strip():
         raise InvalidInputError("A supplier confirmation needs a reference.")
-    if entry.submission_type != FIRMWARE_UPDATE:
+    if entry.submission_type != SubmissionType.FIRMWARE_UPDATE:
         raise ConflictError(f"{entry.entry_id} is not a firmware update; nothing to confirm.")
     if entry.status != EntryStatus.PENDING_REVIEW:
         raise ConflictError(
             f"{entry.entry_id} is {entry.status}; only pending updates are confirmed."
         )
-    now = utcnow()
     guarded = (
         update(Entry)
         .where(
             col(Entry.id) == entry.id,
-            col(Entry.status) == EntryStatus.PENDING_REVIEW.value,
+            col(Entry.status) == EntryStatus.PENDING_REVIEW,
             col(Entry.supplier_confirmation_ref).is_(None),
         )
         .values(supplier_confirmation_ref=reference.strip(), updated_at=now)
@@ -372,6 +361,7 @@ def remove(
     status: EntryStatus,
     panel_decision_ref: str,
     reason: str | None,
+    now: datetime,
 ) -> Entry:
     """Record the Panel's removal of an Active entry (expired, cancelled or withdrawn)."""
     if status not in REMOVAL_STATUSES:
@@ -384,7 +374,7 @@ def remove(
         to_status=status,
         actor=actor,
         action="removed",
-        at=utcnow(),
+        at=now,
         reason=reason,
         panel_decision_ref=panel_decision_ref.strip(),
     )

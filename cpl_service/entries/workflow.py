@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
-
-
-class EntryStatus(StrEnum):
-    PENDING_REVIEW = "pending_review"
-    ACTIVE = "active"
-    REJECTED = "rejected"
-    EXPIRED = "expired"
-    CANCELLED = "cancelled"
-    WITHDRAWN = "withdrawn"
-
+from cpl_service.entries.models import EntryStatus
 
 REMOVAL_STATUSES = frozenset({EntryStatus.EXPIRED, EntryStatus.CANCELLED, EntryStatus.WITHDRAWN})
+# The statuses of entries listed on the public CPL and in extracts: Active, then the removals.
+LISTED_STATUSES: tuple[EntryStatus, ...] = (
+    EntryStatus.ACTIVE,
+    EntryStatus.EXPIRED,
+    EntryStatus.CANCELLED,
+    EntryStatus.WITHDRAWN,
+)
 
 TRANSITIONS: dict[EntryStatus, frozenset[EntryStatus]] = {
     EntryStatus.PENDING_REVIEW: frozenset({EntryStatus.ACTIVE, EntryStatus.REJECTED}),

@@ -11,21 +11,21 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Engine, func, text, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, SQLModel, col, select
 
-from cpl_service.clock import rfc3339, utcnow
+from cpl_service.clock import rfc3339
 from cpl_service.config import Settings
 from cpl_service.db import is_postgres, update_one
 from cpl_service.errors import ConflictError, InvalidInputError, NotFoundError
 from cpl_service.extracts.canonical import canonical_json
-from cpl_service.extracts.models import Extract
+from cpl_service.extracts.models import ACKNOWLEDGEMENTS, DccStatus, Extract
+from cpl_service.extracts.rows import EXTRACT_FIELDS, public_entry
 from cpl_service.parties.models import Party
-from cpl_service.publication.rows import EXTRACT_FIELDS, public_entry
 from cpl_service.signing.cms import sign_detached
 from cpl_service.signing.keys import Signer
 
@@ -83,17 +83,34 @@ def published_entries(session: Session) -> list[dict[str, Any]]:
     return [public_entry(row) for row in rows]
 
 
+class ExtractNotice(Protocol):
+    """Queues the emails an extract event sends, in the caller's transaction.
+
+    Extracts sit below notices in the package order, so whoever publishes or records an
+    acknowledgement passes this in (the API passes the notices package's queuing).
+    """
+
+    def __call__(self, *, session: Session, extract: Extract) -> object: ...
+
+
 def latest(session: Session) -> Extract | None:
     return session.exec(select(Extract).order_by(col(Extract.sequence).desc()).limit(1)).first()
 
 
 def publish(
-    *, engine: Engine, settings: Settings, signer: Signer, publisher: Party | None
+    *,
+    engine: Engine,
+    settings: Settings,
+    signer: Signer,
+    publisher: Party | None,
+    now: datetime,
+    notify: ExtractNotice,
 ) -> Extract:
     """Build, sign and store the next extract; sequence numbers are never reused or skipped.
 
     Publishers serialise on an advisory lock on PostgreSQL; the sequence is the primary key,
     so a publisher that still computed a taken number fails on insert and starts again.
+    `notify` queues the publication notice in the same transaction.
     """
     for attempt in range(1, MAX_ATTEMPTS + 1):
         with Session(engine, expire_on_commit=False) as session:
@@ -106,7 +123,7 @@ def publish(
                 sequence = previous.sequence + 1 if previous else 1
                 # Never earlier than the previous extract (clocks of several servers may
                 # differ); never in the future. `sequence`, not time, orders extracts.
-                issued_at = utcnow().replace(microsecond=0)
+                issued_at = now.replace(microsecond=0)
                 if previous and issued_at < previous.issued_at:
                     issued_at = previous.issued_at
                 next_update = issued_at + timedelta(days=settings.extract_validity_days)
@@ -134,7 +151,7 @@ def publish(
                 )
                 session.add(extract)
                 session.flush()
-                _queue_publication_notice(session, extract, settings)
+                notify(session=session, extract=extract)
                 session.commit()
                 return extract
             except (IntegrityError, OperationalError) as exc:
@@ -144,12 +161,6 @@ def publish(
                 )
                 time.sleep(0.01 * attempt)
     raise ConflictError("Could not publish: too many publishers at once. Try again.")
-
-
-def _queue_publication_notice(session: Session, extract: Extract, settings: Settings) -> None:
-    from cpl_service.notices.service import queue_publication_notice
-
-    queue_publication_notice(session=session, extract=extract, settings=settings)
 
 
 @dataclass(frozen=True)
@@ -247,6 +258,15 @@ def payload_of(session: Session, ref: ExtractRef) -> StoredPayload:
     return stored
 
 
+def latest_with_payload(engine: Engine) -> tuple[ExtractRef, StoredPayload]:
+    """The newest extract's reference and payload, in a session of its own; 404 if none."""
+    with Session(engine) as session:
+        ref = latest_ref(session)
+        if ref is None:
+            raise NotFoundError("No extract has been published yet.")
+        return ref, payload_of(session, ref)
+
+
 def get_extract(*, session: Session, sequence: int) -> Extract:
     extract = session.get(Extract, sequence)
     if extract is None:
@@ -254,10 +274,11 @@ def get_extract(*, session: Session, sequence: int) -> Extract:
     return extract
 
 
-def dcc_status(extract: Extract, *, now: datetime, ack_hours: int) -> str:
+def dcc_status(extract: Extract, *, now: datetime, ack_hours: int) -> DccStatus:
     """pending, loaded, rejected, or overdue once pending for longer than `ack_hours`."""
-    if extract.dcc_status == "pending" and now - extract.issued_at > timedelta(hours=ack_hours):
-        return "overdue"
+    overdue = now - extract.issued_at > timedelta(hours=ack_hours)
+    if extract.dcc_status == DccStatus.PENDING and overdue:
+        return DccStatus.OVERDUE
     return extract.dcc_status
 
 
@@ -270,27 +291,34 @@ def list_extracts(*, session: Session, limit: int, offset: int) -> tuple[list[Ex
 
 
 def acknowledge(
-    *, session: Session, settings: Settings, sequence: int, status: str, detail: str | None
+    *,
+    session: Session,
+    sequence: int,
+    status: str,
+    detail: str | None,
+    now: datetime,
+    notify: ExtractNotice,
 ) -> Extract:
-    """The DCC reports it loaded (or rejected) an extract; recorded once."""
-    if status not in ("loaded", "rejected"):
+    """The DCC reports it loaded (or rejected) an extract; recorded once.
+
+    `notify` queues the acknowledgement notice in the same transaction.
+    """
+    if status not in ACKNOWLEDGEMENTS:
         raise InvalidInputError("An acknowledgement status is 'loaded' or 'rejected'.")
-    if status == "rejected" and not (detail or "").strip():
+    if status == DccStatus.REJECTED and not (detail or "").strip():
         raise InvalidInputError("A rejection needs a detail saying what was wrong.")
     extract = get_extract(session=session, sequence=sequence)
-    if extract.dcc_status != "pending":
+    if extract.dcc_status != DccStatus.PENDING:
         raise ConflictError(f"Extract {sequence} was already acknowledged as {extract.dcc_status}.")
     guarded = (
         update(Extract)
-        .where(col(Extract.sequence) == sequence, col(Extract.dcc_status) == "pending")
-        .values(dcc_status=status, acknowledged_at=utcnow(), acknowledgement_detail=detail)
+        .where(col(Extract.sequence) == sequence, col(Extract.dcc_status) == DccStatus.PENDING)
+        .values(dcc_status=DccStatus(status), acknowledged_at=now, acknowledgement_detail=detail)
     )
     if not update_one(session, guarded):
         session.rollback()
         raise ConflictError(f"Extract {sequence} was acknowledged by someone else just now.")
     session.refresh(extract)
-    from cpl_service.notices.service import queue_acknowledgement_notice
-
-    queue_acknowledgement_notice(session=session, extract=extract, settings=settings)
+    notify(session=session, extract=extract)
     session.commit()
     return extract

@@ -21,11 +21,23 @@ from cryptography import x509
 
 from cpl_service.clock import utcnow
 from cpl_service.errors import CplError
-from cpl_service.signing.cms import check_validity, verify_detached_untimed
+from cpl_service.signing.chain import check_validity
+from cpl_service.signing.errors import KeyUsageError
+from cpl_service.signing.verify import verify_detached_untimed
 
 SCHEMA_NAME = "cpl-extract.v1.schema.json"
 REPOSITORY_SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / SCHEMA_NAME
 FORMAT = "cpl-extract/1"
+# The extended key usages an extract signer's certificate may carry (if it has the
+# extension at all): id-kp-documentSigning (RFC 9336), id-kp-emailProtection (what stock
+# `openssl cms -verify` expects without `-purpose any`), and anyExtendedKeyUsage.
+EXTRACT_SIGNING_PURPOSES = frozenset(
+    {
+        x509.ObjectIdentifier("1.3.6.1.5.5.7.3.36"),
+        x509.oid.ExtendedKeyUsageOID.EMAIL_PROTECTION,
+        x509.oid.ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE,
+    }
+)
 
 
 class ExtractVerificationError(CplError):
@@ -166,6 +178,29 @@ def _check_consistency(document: dict[str, Any]) -> None:
         raise ExtractSchemaError("schema violation: next_update is not after issued_at")
 
 
+def require_extract_signing_purpose(certificate: x509.Certificate) -> None:
+    """Refuse a signer certificate whose extendedKeyUsage excludes document signing.
+
+    A certificate without the extension may sign extracts (keyUsage digitalSignature is
+    checked separately); one with it must list a purpose in `EXTRACT_SIGNING_PURPOSES`.
+
+    Raises:
+        KeyUsageError: The certificate is for other purposes only (e.g. TLS).
+    """
+    try:
+        purposes = certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        return
+    if not EXTRACT_SIGNING_PURPOSES.intersection(purposes):
+        listed = ", ".join(p.dotted_string for p in purposes) or "none"
+        raise KeyUsageError(
+            f"the signer's certificate {certificate.subject.rfc4514_string()} is not for"
+            f" signing documents: its extendedKeyUsage lists {listed}, not"
+            " id-kp-documentSigning (1.3.6.1.5.5.7.3.36), emailProtection or"
+            " anyExtendedKeyUsage"
+        )
+
+
 def verify_extract(
     payload: bytes,
     signature: bytes,
@@ -177,9 +212,10 @@ def verify_extract(
     """Verify a signed extract and return it parsed.
 
     In order: the detached CMS signature over the exact payload bytes and the chain to one
-    of `roots`; the payload against the `cpl-extract/1` schema; every certificate of the
-    chain valid at the extract's `issued_at`; `sequence` above `last_sequence`; and
-    `next_update` not yet passed at `at`.
+    of `roots`; the signer's extendedKeyUsage, if any, allowing document signing; the
+    payload against the `cpl-extract/1` schema; every certificate of the chain valid at
+    the extract's `issued_at`; `sequence` above `last_sequence`; and `next_update` not
+    yet passed at `at`.
 
     Args:
         payload: The extract bytes exactly as published.
@@ -195,7 +231,8 @@ def verify_extract(
         MalformedSignatureError: The signature cannot be read.
         BadSignatureError: The payload or signature was altered.
         UntrustedChainError: The signer does not chain to one of `roots`.
-        KeyUsageError: The signer's certificate lacks digitalSignature.
+        KeyUsageError: The signer's certificate lacks digitalSignature, or its
+            extendedKeyUsage excludes document signing.
         SignerNotValidError: A certificate of the chain was not valid at `issued_at`.
         ExtractSchemaError: The payload is not a valid `cpl-extract/1` document.
         ExtractSequenceError: `sequence` is not above `last_sequence`.
@@ -205,6 +242,7 @@ def verify_extract(
     if moment.tzinfo is None:
         raise ValueError("at must be timezone-aware")
     verified = verify_detached_untimed(payload, signature, trust_roots=roots)
+    require_extract_signing_purpose(verified.signer)
     document = parse_extract(payload)
     issued_at = _timestamp(document["issued_at"])
     check_validity(verified.chain, at=issued_at)

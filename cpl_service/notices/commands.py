@@ -48,7 +48,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         upgrade(engine)
         if args.every is None:
             as_of = args.as_of or today()
-            summary = run_notices(engine=engine, settings=settings, as_of=as_of, now=utcnow())
+            summary = run_notices(engine=engine, settings=settings, as_of=as_of, clock=utcnow)
             _report(summary, as_of)
             return 1 if summary.failed else 0
         return _run_forever(args.every, engine=engine, settings=settings)
@@ -69,7 +69,7 @@ def _run_forever(every: float, *, engine: Engine, settings: Settings) -> int:
     while not stop.is_set():
         as_of = today()
         try:
-            summary = run_notices(engine=engine, settings=settings, as_of=as_of, now=utcnow())
+            summary = run_notices(engine=engine, settings=settings, as_of=as_of, clock=utcnow)
             _report(summary, as_of)
         except Exception:
             # A database hiccup must not end the scheduler; the next run tries again.

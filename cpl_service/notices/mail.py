@@ -18,7 +18,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
-from cpl_service.clock import utcnow
 from cpl_service.config import Settings
 from cpl_service.notices.models import Notice
 
@@ -82,7 +81,8 @@ def build_message(notice: Notice, *, mail_from: str, reply_to: str | None = None
     if reply_to:
         message["Reply-To"] = reply_to
     message["Subject"] = notice.subject
-    message["Date"] = format_datetime(utcnow())
+    # The moment of this attempt (or, before any, of queuing): mail never reads the clock.
+    message["Date"] = format_datetime(notice.last_attempt_at or notice.created_at)
     message["Message-ID"] = message_id_for(notice.key, mail_from=mail_from)
     # RFC 3834: tells mail servers not to send auto-replies (out-of-office) back.
     message["Auto-Submitted"] = "auto-generated"

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from cpl_service.devices import BY_CODE
+from cpl_service.extracts.models import DccStatus
 from cpl_service.notices.rules import DueNotice, Threshold, threshold_date
 
 
@@ -43,7 +44,7 @@ class ExtractFacts:
     sha256: str
     entry_count: int
     change_count: int
-    dcc_status: str
+    dcc_status: DccStatus
     acknowledged_at: datetime | None = None
     acknowledgement_detail: str | None = None
 
@@ -199,7 +200,7 @@ def cpa_notice(
     cause = (
         "its conditional date: the certificate lapses then unless its conditions are met"
         if due.ends_by_condition
-        else "its expiry date"
+        else due.end_kind.label
     )
     subject = f"CPA certificate {due.number} ends on {end}: {due.threshold.label}"
     count = len(entries)
@@ -243,7 +244,7 @@ def cpa_end_notice(
     end = long_date(due.end_date)
     count = len(entries)
     noun = "entry" if count == 1 else "entries"
-    cause = "its conditional date" if due.ends_by_condition else "its expiry date"
+    cause = due.end_kind.label
     subject = f"CPA certificate {due.number} ended on {end}: {count} CPL {noun} due for removal"
     blocks: list[_Block] = [
         _Para("To SECAS,"),
@@ -315,7 +316,7 @@ def acknowledgement_notice(extract: ExtractFacts, *, party_name: str, secas_emai
     """To every party: the DCC has loaded (or rejected) CPL version N."""
     when = long_moment(extract.acknowledged_at) if extract.acknowledged_at else "just now"
     detail = (extract.acknowledgement_detail or "").strip()
-    if extract.dcc_status == "loaded":
+    if extract.dcc_status == DccStatus.LOADED:
         subject = f"CPL version {extract.sequence}: DCC load complete ({when})"
         lead = f"The DCC confirmed on {when} that it has loaded CPL version {extract.sequence}."
         next_steps = [

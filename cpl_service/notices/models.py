@@ -3,16 +3,34 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlmodel import Field, SQLModel
 
 from cpl_service.clock import utcnow
-from cpl_service.db import UTCDateTime
+from cpl_service.db import EnumWord, UTCDateTime
+
+
+class NoticeStatus(StrEnum):
+    QUEUED = "queued"
+    # Only on SQLite, between claiming a notice and recording the send's outcome.
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class NoticeKind(StrEnum):
+    CPA_12M = "cpa_12m"
+    CPA_6M = "cpa_6m"
+    CPA_END = "cpa_end"
+    CPL_PUBLISHED = "cpl_published"
+    DCC_ACKNOWLEDGED = "dcc_acknowledged"
+    EXTRACT_OVERDUE = "extract_overdue"
 
 
 class Notice(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
-    # e.g. "cpa:17:12m:maker@example.com" — unique, so a notice is queued only once.
+    # e.g. "cpa:17:2027-03-31:12m:maker@example.com" — unique, so a notice is queued only once.
     key: str = Field(max_length=400, unique=True)
     kind: str = Field(max_length=40, index=True)
     recipients: str = Field(max_length=2000)
@@ -20,7 +38,9 @@ class Notice(SQLModel, table=True):
     subject: str = Field(max_length=500)
     body_text: str
     body_html: str
-    status: str = Field(default="queued", max_length=10, index=True)
+    status: NoticeStatus = Field(
+        default=NoticeStatus.QUEUED, sa_type=EnumWord(NoticeStatus, 10), index=True
+    )
     attempts: int = 0
     last_error: str | None = Field(default=None, max_length=2000)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

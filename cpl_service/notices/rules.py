@@ -1,12 +1,16 @@
 """Which CPA notices are due on a date: a pure rule, no database, no clock.
 
-A CPA certificate ends on the earlier of its expiry and conditional dates. The Panel
-tells the manufacturer 12 months and 6 months before that end, and tells SECAS when
-the end arrives. The thresholds of one certificate only ever move forward
-(12m → 6m → end): the notice due on a date is the *latest* threshold reached, and it
-is not due once a later threshold has been notified. So a late first run after both
-thresholds sends only the 6-month notice, and the 12-month one is never sent later,
-even if the end date moves back (a conditional date cleared after a notice went out).
+A CPA certificate ends on the earliest of its expiry, renewal and conditional dates
+(`certificates.cpa.cpa_end`). The Panel tells the manufacturer 12 months and 6 months
+before that end, and tells SECAS when the end arrives. For one end date the thresholds
+only ever move forward (12m → 6m → end): the notice due on a date is the *latest* threshold
+reached, and it is not due once a later threshold for the same end has been notified. So a
+late first run after both thresholds sends only the 6-month notice.
+
+Notices belong to the end date they announce. When the end moves (SECAS records a
+lifetime certificate's renewal, or a conditional date is cleared) the thresholds of the new
+end are fresh: its 12- and 6-month notices go out once each when reached, and the notices
+already sent for the old end stay sent.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+
+from cpl_service.certificates.cpa import CpaEnd, EndKind, cpa_end
 
 
 class Threshold(StrEnum):
@@ -49,8 +55,8 @@ THRESHOLDS: tuple[Threshold, ...] = (Threshold.TWELVE_MONTHS, Threshold.SIX_MONT
 class CertificateFacts:
     """What the rule needs to know about one CPA certificate.
 
-    `notified` holds the thresholds already queued or sent for this certificate (to
-    anyone); the rule never goes back to an earlier threshold than one of those.
+    `notified` holds the thresholds already queued or sent for this certificate's current
+    end date (to anyone); the rule never goes back to an earlier threshold than one of those.
     """
 
     certificate_id: int
@@ -59,19 +65,28 @@ class CertificateFacts:
     conditional_date: date | None = None
     revoked: bool = False
     notified: frozenset[Threshold] = field(default_factory=frozenset)
+    renewal_date: date | None = None
+
+    @property
+    def end(self) -> CpaEnd | None:
+        """The end and which date sets it (None if no date is known)."""
+        return cpa_end(
+            expiry_date=self.expiry_date,
+            renewal_date=self.renewal_date,
+            conditional_date=self.conditional_date,
+        )
 
     @property
     def end_date(self) -> date | None:
-        """The earlier of the expiry and conditional dates (None if neither is known)."""
-        dates = [d for d in (self.expiry_date, self.conditional_date) if d is not None]
-        return min(dates) if dates else None
+        """The earliest of the expiry, renewal and conditional dates (None if none is known)."""
+        end = self.end
+        return end.day if end else None
 
     @property
     def ends_by_condition(self) -> bool:
-        """True when the conditional date, not the expiry, sets the end."""
-        if self.conditional_date is None:
-            return False
-        return self.expiry_date is None or self.conditional_date < self.expiry_date
+        """True when the conditional date, not the expiry or renewal, sets the end."""
+        end = self.end
+        return end is not None and end.kind is EndKind.CONDITIONAL
 
 
 @dataclass(frozen=True)
@@ -84,6 +99,7 @@ class DueNotice:
     end_date: date
     threshold_date: date
     ends_by_condition: bool
+    end_kind: EndKind = EndKind.EXPIRY
 
 
 def months_before(day: date, months: int) -> date:
@@ -105,9 +121,10 @@ def threshold_date(end_date: date, threshold: Threshold) -> date:
 
 def due_notice(certificate: CertificateFacts, *, as_of: date) -> DueNotice | None:
     """The notice due for one certificate on `as_of`, or None."""
-    end = certificate.end_date
-    if certificate.revoked or end is None:
+    ending = certificate.end
+    if certificate.revoked or ending is None:
         return None
+    end = ending.day
     reached = [t for t in THRESHOLDS if as_of >= threshold_date(end, t)]
     if not reached:
         return None
@@ -121,14 +138,15 @@ def due_notice(certificate: CertificateFacts, *, as_of: date) -> DueNotice | Non
         threshold=latest,
         end_date=end,
         threshold_date=threshold_date(end, latest),
-        ends_by_condition=certificate.ends_by_condition,
+        ends_by_condition=ending.kind is EndKind.CONDITIONAL,
+        end_kind=ending.kind,
     )
 
 
 def due_notices(certificates: Iterable[CertificateFacts], *, as_of: date) -> list[DueNotice]:
     """The notices that should exist on `as_of`, at most one per certificate.
 
-    A notice already queued for the same threshold is returned again (so a contact
+    A notice already queued for the same end and threshold is returned again (so a contact
     added since then is told too); the outbox's unique key makes the repeat a no-op.
     """
     found = (due_notice(c, as_of=as_of) for c in certificates)

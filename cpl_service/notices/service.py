@@ -9,23 +9,28 @@ queued for the next run and two processes never send the same notice.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from pathlib import Path
 
 from sqlalchemy import Engine, func, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from cpl_service.certificates.models import AssuranceCertificate
-from cpl_service.clock import utcnow
+from cpl_service.batches import batches
+from cpl_service.certificates.models import AssuranceCertificate, CertificateStatus
+from cpl_service.clock import Clock
 from cpl_service.config import Settings
 from cpl_service.devices import CertificateKind
-from cpl_service.entries.models import Entry
-from cpl_service.extracts.models import Extract
+from cpl_service.entries.models import Entry, EntryStatus
+from cpl_service.errors import NotFoundError
+from cpl_service.extracts.models import ACKNOWLEDGEMENTS, DccStatus, Extract
 from cpl_service.notices import messages
 from cpl_service.notices.mail import (
     MailError,
@@ -34,7 +39,7 @@ from cpl_service.notices.mail import (
     build_message,
     transport_for,
 )
-from cpl_service.notices.models import Notice
+from cpl_service.notices.models import Notice, NoticeKind, NoticeStatus
 from cpl_service.notices.rules import (
     CertificateFacts,
     DueNotice,
@@ -47,23 +52,6 @@ from cpl_service.parties.models import Party
 log = logging.getLogger(__name__)
 
 
-class NoticeStatus(StrEnum):
-    QUEUED = "queued"
-    # Only on SQLite, between claiming a notice and recording the send's outcome.
-    SENDING = "sending"
-    SENT = "sent"
-    FAILED = "failed"
-
-
-class NoticeKind(StrEnum):
-    CPA_12M = "cpa_12m"
-    CPA_6M = "cpa_6m"
-    CPA_END = "cpa_end"
-    CPL_PUBLISHED = "cpl_published"
-    DCC_ACKNOWLEDGED = "dcc_acknowledged"
-    EXTRACT_OVERDUE = "extract_overdue"
-
-
 CPA_KIND = {
     Threshold.TWELVE_MONTHS: NoticeKind.CPA_12M,
     Threshold.SIX_MONTHS: NoticeKind.CPA_6M,
@@ -73,8 +61,6 @@ CPA_KIND = {
 # A message the mail server itself refuses this many times is given up ("failed").
 # An unreachable server never makes a notice fail: it just waits for the next run.
 MAX_ATTEMPTS = 10
-# A SQLite claim older than this is assumed to belong to a process that died.
-STALE_CLAIM = timedelta(minutes=15)
 
 _LIMITS = {"recipients": 2000, "cc": 2000, "subject": 500, "last_error": 2000}
 
@@ -109,9 +95,13 @@ class RunSummary:
         return text
 
 
-def cpa_key(certificate_id: int, threshold: Threshold, recipient: str) -> str:
-    """The outbox key of a CPA notice: one per certificate, threshold and recipient."""
-    return f"cpa:{certificate_id}:{threshold.value}:{recipient}"
+def cpa_key(certificate_id: int, end_date: date, threshold: Threshold, recipient: str) -> str:
+    """The outbox key of a CPA notice: one per certificate, end date, threshold and recipient.
+
+    The end date is part of the key so that a moved end (a recorded renewal) re-arms the
+    notices for the new end, while those sent for the old one stay sent.
+    """
+    return f"cpa:{certificate_id}:{end_date.isoformat()}:{threshold.value}:{recipient}"
 
 
 def _normalise_address(address: str) -> str:
@@ -125,6 +115,7 @@ def queue_notice(
     kind: str,
     recipients: Sequence[str],
     composed: messages.Composed,
+    now: datetime,
     cc: Sequence[str] = (),
 ) -> bool:
     """Queue a notice under `key` unless one exists; True if it was new. Does not commit."""
@@ -136,9 +127,9 @@ def queue_notice(
         "subject": composed.subject[: _LIMITS["subject"]],
         "body_text": composed.text,
         "body_html": composed.html,
-        "status": NoticeStatus.QUEUED.value,
+        "status": NoticeStatus.QUEUED,
         "attempts": 0,
-        "created_at": utcnow(),
+        "created_at": now,
     }
     table = Notice.metadata.tables["notice"]
     connection = session.connection()
@@ -169,15 +160,25 @@ def _affected(entry: Entry) -> messages.AffectedEntry:
     )
 
 
-def _notified_thresholds(session: Session) -> dict[int, frozenset[Threshold]]:
+def _notified_thresholds(session: Session) -> dict[tuple[int, str], frozenset[Threshold]]:
+    """The thresholds queued or sent so far, by (certificate id, ISO end date)."""
     cpa_kinds = [k.value for k in CPA_KIND.values()]
     keys = session.exec(select(Notice.key).where(col(Notice.kind).in_(cpa_kinds))).all()
-    found: dict[int, set[str]] = defaultdict(set)
+    found: dict[tuple[int, str], set[str]] = defaultdict(set)
     for key in keys:
-        parts = key.split(":", 3)
-        if len(parts) == 4 and parts[1].isdigit():
-            found[int(parts[1])].add(parts[2])
-    return {cid: thresholds_from(values) for cid, values in found.items()}
+        parts = key.split(":", 4)
+        if len(parts) == 5 and parts[1].isdigit():
+            found[(int(parts[1]), parts[2])].add(parts[3])
+    return {ends: thresholds_from(values) for ends, values in found.items()}
+
+
+def _notified_for(
+    notified: dict[tuple[int, str], frozenset[Threshold]], certificate: AssuranceCertificate
+) -> frozenset[Threshold]:
+    end = certificate.end_date
+    if certificate.id is None or end is None:
+        return frozenset()
+    return notified.get((certificate.id, end.isoformat()), frozenset())
 
 
 def _planned_cpa_notices(
@@ -189,7 +190,7 @@ def _planned_cpa_notices(
         composed = messages.cpa_end_notice(due, [_affected(e) for e in entries], secas_email=secas)
         return [
             (
-                cpa_key(due.certificate_id, due.threshold, _normalise_address(secas)),
+                cpa_key(due.certificate_id, due.end_date, due.threshold, _normalise_address(secas)),
                 kind,
                 [secas],
                 [],
@@ -207,16 +208,18 @@ def _planned_cpa_notices(
             recipient=contact,
             secas_email=settings.secas_email,
         )
-        key = cpa_key(due.certificate_id, due.threshold, contact)
+        key = cpa_key(due.certificate_id, due.end_date, due.threshold, contact)
         planned.append((key, kind, [contact], [settings.secas_email], composed))
     return planned
 
 
-def queue_due_cpa_notices(*, session: Session, as_of: date, settings: Settings) -> int:
+def queue_due_cpa_notices(
+    *, session: Session, as_of: date, settings: Settings, now: datetime
+) -> int:
     """Queue the CPA notices due on `as_of`; returns how many were new. Does not commit."""
     active = session.exec(
         select(Entry).where(
-            Entry.status == "active", col(Entry.cpa_certificate_number).is_not(None)
+            Entry.status == EntryStatus.ACTIVE, col(Entry.cpa_certificate_number).is_not(None)
         )
     ).all()
     by_number: dict[str, list[Entry]] = defaultdict(list)
@@ -225,21 +228,26 @@ def queue_due_cpa_notices(*, session: Session, as_of: date, settings: Settings) 
         by_number[entry.cpa_certificate_number].append(entry)
     if not by_number:
         return 0
-    certificates = session.exec(
-        select(AssuranceCertificate).where(
-            AssuranceCertificate.kind == CertificateKind.CPA.value,
-            col(AssuranceCertificate.number).in_(list(by_number)),
-        )
-    ).all()
+    certificates = [
+        certificate
+        for batch in batches(sorted(by_number))
+        for certificate in session.exec(
+            select(AssuranceCertificate).where(
+                AssuranceCertificate.kind == CertificateKind.CPA.value,
+                col(AssuranceCertificate.number).in_(batch),
+            )
+        ).all()
+    ]
     notified = _notified_thresholds(session)
     facts = [
         CertificateFacts(
             certificate_id=c.id,
             number=c.number,
             expiry_date=c.cpa_expiry_date,
+            renewal_date=c.cpa_renewal_date,
             conditional_date=c.cpa_conditional_date,
-            revoked=c.status == "revoked",
-            notified=notified.get(c.id, frozenset()),
+            revoked=c.status == CertificateStatus.REVOKED,
+            notified=_notified_for(notified, c),
         )
         for c in certificates
         if c.id is not None
@@ -252,7 +260,13 @@ def queue_due_cpa_notices(*, session: Session, as_of: date, settings: Settings) 
     queued = 0
     for key, kind, to, cc, composed in planned:
         if queue_notice(
-            session=session, key=key, kind=kind.value, recipients=to, cc=cc, composed=composed
+            session=session,
+            key=key,
+            kind=kind.value,
+            recipients=to,
+            cc=cc,
+            composed=composed,
+            now=now,
         ):
             queued += 1
             log.info("queued %s", key)
@@ -288,6 +302,7 @@ def _queue_to_every_party(
     event: str,
     kind: NoticeKind,
     compose: Callable[..., messages.Composed],
+    at: datetime,
 ) -> int:
     facts = _extract_facts(extract)
     queued = 0
@@ -298,12 +313,16 @@ def _queue_to_every_party(
             kind=kind.value,
             recipients=party.emails,
             composed=compose(facts, party_name=party.name, secas_email=settings.secas_email),
+            now=at,
         )
     return queued
 
 
 def queue_publication_notice(*, session: Session, extract: Extract, settings: Settings) -> int:
-    """Queue "CPL version N is out, DCC load pending" to every party. Does not commit."""
+    """Queue "CPL version N is out, DCC load pending" to every party. Does not commit.
+
+    The notices are stamped with the extract's `issued_at`, the moment of publication.
+    """
     return _queue_to_every_party(
         session=session,
         extract=extract,
@@ -311,13 +330,18 @@ def queue_publication_notice(*, session: Session, extract: Extract, settings: Se
         event="published",
         kind=NoticeKind.CPL_PUBLISHED,
         compose=messages.publication_notice,
+        at=extract.issued_at,
     )
 
 
 def queue_acknowledgement_notice(*, session: Session, extract: Extract, settings: Settings) -> int:
-    """Queue "the DCC loaded (or rejected) CPL version N" to every party. Does not commit."""
-    if extract.dcc_status not in ("loaded", "rejected"):
+    """Queue "the DCC loaded (or rejected) CPL version N" to every party. Does not commit.
+
+    The notices are stamped with the extract's `acknowledged_at`.
+    """
+    if extract.dcc_status not in ACKNOWLEDGEMENTS:
         return 0
+    assert extract.acknowledged_at is not None  # acknowledge() sets both at once
     return _queue_to_every_party(
         session=session,
         extract=extract,
@@ -325,6 +349,7 @@ def queue_acknowledgement_notice(*, session: Session, extract: Extract, settings
         event=extract.dcc_status,
         kind=NoticeKind.DCC_ACKNOWLEDGED,
         compose=messages.acknowledgement_notice,
+        at=extract.acknowledged_at,
     )
 
 
@@ -332,7 +357,9 @@ def queue_overdue_alerts(*, session: Session, now: datetime, settings: Settings)
     """Queue an alert to SECAS for each extract pending longer than the DCC's window."""
     window = timedelta(hours=settings.extract_ack_hours)
     pending = session.exec(
-        select(Extract).where(Extract.dcc_status == "pending").order_by(col(Extract.sequence))
+        select(Extract)
+        .where(Extract.dcc_status == DccStatus.PENDING)
+        .order_by(col(Extract.sequence))
     ).all()
     queued = 0
     for extract in pending:
@@ -349,8 +376,47 @@ def queue_overdue_alerts(*, session: Session, now: datetime, settings: Settings)
             kind=NoticeKind.EXTRACT_OVERDUE.value,
             recipients=[settings.secas_email],
             composed=composed,
+            now=now,
         )
     return queued
+
+
+# --- reading the outbox ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NoticePage:
+    notices: list[Notice]
+    total: int
+    # How many notices have each status, over the whole outbox (not only this page).
+    counts: dict[NoticeStatus, int]
+
+
+def list_notices(
+    *, session: Session, status: NoticeStatus | None, kind: str | None, limit: int, offset: int
+) -> NoticePage:
+    """Outbox notices, newest first, filtered by status and kind, with counts by status."""
+    query = select(Notice)
+    counted = select(func.count()).select_from(Notice)
+    if status:
+        query = query.where(Notice.status == status)
+        counted = counted.where(Notice.status == status)
+    if kind:
+        query = query.where(Notice.kind == kind)
+        counted = counted.where(Notice.kind == kind)
+    total = session.exec(counted).one()
+    rows = session.exec(query.order_by(col(Notice.id).desc()).offset(offset).limit(limit)).all()
+    by_status = session.exec(select(Notice.status, func.count()).group_by(col(Notice.status))).all()
+    counts = {NoticeStatus.QUEUED: 0, NoticeStatus.SENT: 0, NoticeStatus.FAILED: 0}
+    counts |= {NoticeStatus(s): n for s, n in by_status}
+    return NoticePage(notices=list(rows), total=total, counts=counts)
+
+
+def get_notice(*, session: Session, notice_id: int) -> Notice:
+    notice = session.get(Notice, notice_id)
+    if notice is None:
+        raise NotFoundError(f"There is no notice {notice_id}.")
+    return notice
 
 
 # --- sending --------------------------------------------------------------------------
@@ -365,10 +431,10 @@ class _Outcome(StrEnum):
 
 
 def _deliver(
-    session: Session, notice: Notice, transport: Transport, settings: Settings
+    session: Session, notice: Notice, transport: Transport, settings: Settings, clock: Clock
 ) -> tuple[_Outcome, str | None]:
     """Send one claimed notice and record the outcome on it (the caller commits)."""
-    now = utcnow()
+    now = clock()
     notice.attempts += 1
     notice.last_attempt_at = now
     try:
@@ -380,16 +446,16 @@ def _deliver(
         notice.last_error = error
         unavailable = isinstance(exc, MailUnavailableError)
         if not unavailable and notice.attempts >= MAX_ATTEMPTS:
-            notice.status = NoticeStatus.FAILED.value
+            notice.status = NoticeStatus.FAILED
             log.error("gave up on %s after %d attempts: %s", notice.key, notice.attempts, error)
             outcome = _Outcome.GAVE_UP
         else:
-            notice.status = NoticeStatus.QUEUED.value
+            notice.status = NoticeStatus.QUEUED
             log.warning("could not send %s (attempt %d): %s", notice.key, notice.attempts, error)
             outcome = _Outcome.UNAVAILABLE if unavailable else _Outcome.FAILED
         session.add(notice)
         return outcome, error
-    notice.status = NoticeStatus.SENT.value
+    notice.status = NoticeStatus.SENT
     notice.sent_at = now
     if note:
         notice.last_error = note[: _LIMITS["last_error"]]
@@ -399,66 +465,90 @@ def _deliver(
 
 
 def _send_locked(
-    engine: Engine, notice_id: int, transport: Transport, settings: Settings
+    engine: Engine, notice_id: int, transport: Transport, settings: Settings, clock: Clock
 ) -> tuple[_Outcome, str | None]:
     # PostgreSQL: the row lock is held while sending; a second process skips the row,
     # and once this transaction commits the row is no longer queued.
     with Session(engine, expire_on_commit=False) as session:
         notice = session.exec(
             select(Notice)
-            .where(Notice.id == notice_id, Notice.status == NoticeStatus.QUEUED.value)
+            .where(Notice.id == notice_id, Notice.status == NoticeStatus.QUEUED)
             .with_for_update(skip_locked=True)
         ).first()
         if notice is None:
             return _Outcome.SKIPPED, None
-        outcome = _deliver(session, notice, transport, settings)
+        outcome = _deliver(session, notice, transport, settings, clock)
         session.commit()
         return outcome
 
 
 def _send_claimed(
-    engine: Engine, notice_id: int, transport: Transport, settings: Settings
+    engine: Engine, notice_id: int, transport: Transport, settings: Settings, clock: Clock
 ) -> tuple[_Outcome, str | None]:
     # SQLite has no row locks: claim with a conditional UPDATE committed before sending.
     with engine.begin() as connection:
         claimed = connection.execute(
             update(Notice)
-            .where(col(Notice.id) == notice_id, col(Notice.status) == NoticeStatus.QUEUED.value)
-            .values(status=NoticeStatus.SENDING.value, last_attempt_at=utcnow())
+            .where(col(Notice.id) == notice_id, col(Notice.status) == NoticeStatus.QUEUED)
+            .values(status=NoticeStatus.SENDING, last_attempt_at=clock())
         )
         if claimed.rowcount != 1:
             return _Outcome.SKIPPED, None
     with Session(engine, expire_on_commit=False) as session:
         notice = session.get(Notice, notice_id)
         assert notice is not None
-        outcome = _deliver(session, notice, transport, settings)
+        outcome = _deliver(session, notice, transport, settings, clock)
         session.commit()
         return outcome
 
 
-def _release_stale_claims(engine: Engine) -> None:
-    cutoff = utcnow() - STALE_CLAIM
-    with engine.begin() as connection:
-        connection.execute(
-            update(Notice)
-            .where(
-                col(Notice.status) == NoticeStatus.SENDING.value,
-                col(Notice.last_attempt_at) < cutoff,
-            )
-            .values(status=NoticeStatus.QUEUED.value)
+@contextmanager
+def _sole_sqlite_sender(engine: Engine) -> Iterator[None]:
+    """Hold the SQLite database's sender lock, then free every claim left by a dead run.
+
+    Every SQLite sender holds this lock while it sends, and the operating system drops it when
+    a process dies (even by kill -9). So whoever holds it knows that a notice still marked
+    `sending` was claimed by a run that died: it is queued again at once, not after a timeout.
+    """
+    database = engine.url.database
+    assert database, "the SQLite outbox lives in a database file"
+    with Path(f"{database}.notices-lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # a concurrent run waits here until this one ends
+        try:
+            with engine.begin() as connection:
+                connection.execute(
+                    update(Notice)
+                    .where(col(Notice.status) == NoticeStatus.SENDING.value)
+                    .values(status=NoticeStatus.QUEUED.value)
+                )
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def send_queued(
+    *, engine: Engine, transport: Transport, settings: Settings, clock: Clock
+) -> SendSummary:
+    """Send every queued notice once; failures stay queued with their error.
+
+    Each attempt and send is stamped with `clock()` at that moment.
+    """
+    if engine.dialect.name == "postgresql":
+        return _send_all(
+            engine=engine, transport=transport, settings=settings, clock=clock, postgres=True
+        )
+    with _sole_sqlite_sender(engine):
+        return _send_all(
+            engine=engine, transport=transport, settings=settings, clock=clock, postgres=False
         )
 
 
-def send_queued(*, engine: Engine, transport: Transport, settings: Settings) -> SendSummary:
-    """Send every queued notice once; failures stay queued with their error."""
-    postgres = engine.dialect.name == "postgresql"
-    if not postgres:
-        _release_stale_claims(engine)
+def _send_all(
+    *, engine: Engine, transport: Transport, settings: Settings, clock: Clock, postgres: bool
+) -> SendSummary:
     with Session(engine) as session:
         ids = session.exec(
-            select(Notice.id)
-            .where(Notice.status == NoticeStatus.QUEUED.value)
-            .order_by(col(Notice.id))
+            select(Notice.id).where(Notice.status == NoticeStatus.QUEUED).order_by(col(Notice.id))
         ).all()
     sent = failed = gave_up = 0
     error: str | None = None
@@ -466,7 +556,7 @@ def send_queued(*, engine: Engine, transport: Transport, settings: Settings) -> 
     try:
         for notice_id in ids:
             assert notice_id is not None
-            outcome, problem = send_one(engine, notice_id, transport, settings)
+            outcome, problem = send_one(engine, notice_id, transport, settings, clock)
             if outcome is _Outcome.SENT:
                 sent += 1
             elif outcome is _Outcome.SKIPPED:
@@ -486,7 +576,7 @@ def send_queued(*, engine: Engine, transport: Transport, settings: Settings) -> 
 def count_waiting(engine: Engine) -> int:
     """How many notices are queued (or being sent) right now."""
     with Session(engine) as session:
-        waiting = [NoticeStatus.QUEUED.value, NoticeStatus.SENDING.value]
+        waiting = [NoticeStatus.QUEUED, NoticeStatus.SENDING]
         return session.exec(
             select(func.count()).select_from(Notice).where(col(Notice.status).in_(waiting))
         ).one()
@@ -497,16 +587,24 @@ def run_notices(
     engine: Engine,
     settings: Settings,
     as_of: date,
-    now: datetime,
+    clock: Clock,
     transport: Transport | None = None,
 ) -> RunSummary:
-    """Queue the CPA notices and overdue alerts due, then send everything queued."""
+    """Queue the CPA notices and overdue alerts due, then send everything queued.
+
+    The run happens at `clock()`: that moment decides which extracts are overdue and
+    stamps what is queued; each send is stamped when it happens.
+    """
+    now = clock()
     with Session(engine, expire_on_commit=False) as session:
-        queued = queue_due_cpa_notices(session=session, as_of=as_of, settings=settings)
+        queued = queue_due_cpa_notices(session=session, as_of=as_of, settings=settings, now=now)
         queued += queue_overdue_alerts(session=session, now=now, settings=settings)
         session.commit()
     result = send_queued(
-        engine=engine, transport=transport or transport_for(settings), settings=settings
+        engine=engine,
+        transport=transport or transport_for(settings),
+        settings=settings,
+        clock=clock,
     )
     return RunSummary(
         queued=queued,

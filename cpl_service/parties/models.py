@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
@@ -26,6 +27,18 @@ class Party(SQLModel, table=True):
     emails: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     token_hash: str = Field(max_length=64, unique=True, index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who made a change, as recorded in a history."""
+
+    party_id: int | None
+    name: str
+
+    @classmethod
+    def of(cls, party: Party) -> Actor:
+        return cls(party_id=party.id, name=party.name)
 
 
 class PartyCertificate(SQLModel, table=True):

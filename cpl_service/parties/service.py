@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 import secrets
 
+from email_validator import EmailNotValidError, validate_email
 from sqlmodel import Session, select
 
 from cpl_service.errors import ConflictError, InvalidInputError, NotFoundError
 from cpl_service.parties.models import Party, PartyCertificate, Role
+from cpl_service.signing.certificates import describe_certificate
 
 TOKEN_PREFIX = "cpl_"  # noqa: S105 (a prefix, not a secret)
 
@@ -23,8 +25,6 @@ def new_token() -> str:
 
 def create_party(*, session: Session, name: str, role: str, emails: list[str]) -> tuple[Party, str]:
     """Create a party; returns it with its token, which is never stored in clear."""
-    from email_validator import EmailNotValidError, validate_email
-
     name = name.strip()
     if not name:
         raise InvalidInputError("A party needs a name.")
@@ -64,8 +64,6 @@ def get_party_by_name(*, session: Session, name: str) -> Party:
 
 def add_certificate(*, session: Session, party: Party, pem: bytes) -> PartyCertificate:
     """Register a signing certificate (PEM) for the party's signed submissions."""
-    from cpl_service.signing.certificates import describe_certificate
-
     info = describe_certificate(pem)
     assert party.id is not None
     existing = session.exec(

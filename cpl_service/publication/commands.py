@@ -5,16 +5,27 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from sqlmodel import Session
 
 from cpl_service.config import Settings
 from cpl_service.db import make_engine, upgrade
 from cpl_service.errors import WorkbookRejectedError
+from cpl_service.extracts.rows import STATUS_WORDS
 from cpl_service.publication.importer import import_cpl
-from cpl_service.publication.rows import STATUS_WORDS
 
 _MAX_PRINTED_ISSUES = 200
+
+
+def _print_issues(issues: list[dict[str, Any]]) -> None:
+    for issue in issues[:_MAX_PRINTED_ISSUES]:
+        print(
+            f"  row {issue['row']}, {issue['column']}: {issue['message']} [{issue['code']}]",
+            file=sys.stderr,
+        )
+    if len(issues) > _MAX_PRINTED_ISSUES:
+        print(f"  … and {len(issues) - _MAX_PRINTED_ISSUES} more", file=sys.stderr)
 
 
 def _import_cpl(args: argparse.Namespace, settings: Settings) -> int:
@@ -31,15 +42,7 @@ def _import_cpl(args: argparse.Namespace, settings: Settings) -> int:
                 )
             except WorkbookRejectedError as exc:
                 print(f"error: {exc.detail}", file=sys.stderr)
-                for issue in exc.issues[:_MAX_PRINTED_ISSUES]:
-                    print(
-                        f"  row {issue['row']}, {issue['column']}: {issue['message']} "
-                        f"[{issue['code']}]",
-                        file=sys.stderr,
-                    )
-                if len(exc.issues) > _MAX_PRINTED_ISSUES:
-                    rest = len(exc.issues) - _MAX_PRINTED_ISSUES
-                    print(f"  … and {rest} more", file=sys.stderr)
+                _print_issues(exc.issues)
                 return 1
     finally:
         engine.dispose()
@@ -49,6 +52,9 @@ def _import_cpl(args: argparse.Namespace, settings: Settings) -> int:
     print(f"imported {result.entries} entries from {args.file} ({counts})")
     print(f"added {result.certificates_added} certificate(s) to the register")
     print(f"history records Panel decision {args.panel_decision_ref}")
+    if result.warnings:
+        print(f"warning: {len(result.warnings)} row warning(s), imported anyway:", file=sys.stderr)
+        _print_issues(result.warnings)
     return 0
 
 

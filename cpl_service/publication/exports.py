@@ -22,16 +22,16 @@ from pathlib import Path
 from typing import Any
 
 from rvgsrust_xlsxwriter import Format, Workbook, Worksheet
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 
-from cpl_service.clock import rfc3339, utcnow
-from cpl_service.entries.models import Entry
+from cpl_service.clock import rfc3339
+from cpl_service.entries.models import Entry, EntryStatus
+from cpl_service.extracts.rows import STATUS_WORDS
 from cpl_service.publication.rows import (
     COLUMNS,
     FORMULA_TRIGGERS,
     HEADINGS,
-    STATUS_WORDS,
     Column,
     naive_utc,
     neutralise,
@@ -86,6 +86,12 @@ def text_cell(value: Any) -> str:
 
 
 _MAY_TRIGGER = frozenset({*(t[0] for t in FORMULA_TRIGGERS), "'"})
+
+
+def stream_csv(engine: Engine) -> Iterator[bytes]:
+    """`iter_csv` in a session of its own: a streamed response outlives the request's."""
+    with Session(engine) as session:
+        yield from iter_csv(session=session)
 
 
 def iter_csv(*, session: Session) -> Iterator[bytes]:
@@ -271,7 +277,7 @@ def _about_sheet(
     formats: _Formats,
     *,
     generated_at: datetime,
-    counts: dict[str, int],
+    counts: dict[EntryStatus, int],
     publication: Publication | None,
     changes: int,
 ) -> None:
@@ -312,9 +318,9 @@ def _about_sheet(
         sheet.write(offset, 0, note)
 
 
-def write_xlsx(*, session: Session, target: Path, now: datetime | None = None) -> None:
+def write_xlsx(*, session: Session, target: Path, now: datetime) -> None:
     """Write the CPL workbook (sheets `CPL`, `Changes`, `About`) to the file `target`."""
-    generated_at = now or utcnow()
+    generated_at = now
     publication = latest_publication(session=session)
     since = publication.issued_at if publication else None
     counts = status_counts(session=session)
@@ -363,10 +369,10 @@ def list_fingerprint(*, session: Session) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-_FORMAT_VERSION = 2  # bump when the layout changes, so cached files are rebuilt
+_FORMAT_VERSION = 3  # bump when the layout changes, so cached files are rebuilt
 
 
-def cached_xlsx(*, session: Session, cache_dir: Path) -> Path:
+def cached_xlsx(*, session: Session, cache_dir: Path, now: datetime) -> Path:
     """The public workbook for the list as it is now, built once per change of the list.
 
     Building it once per change rather than once per download keeps the download instant
@@ -379,7 +385,7 @@ def cached_xlsx(*, session: Session, cache_dir: Path) -> Path:
     with tempfile.NamedTemporaryFile(dir=cache_dir, suffix=".part", delete=False) as handle:
         part = Path(handle.name)
     try:
-        write_xlsx(session=session, target=part)
+        write_xlsx(session=session, target=part, now=now)
     except BaseException:
         part.unlink(missing_ok=True)
         raise

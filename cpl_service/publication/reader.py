@@ -1,125 +1,50 @@
-"""A small, careful reader for CPL workbooks in the layout of `/api/v1/cpl.xlsx`.
+"""Reading a CPL workbook in the layout of `/api/v1/cpl.xlsx`, for `import-cpl`.
 
-The file is checked as a zip first (size, member count, uncompressed size, compression
-ratio, encryption, DTDs) and only then parsed, with python-calamine, which never runs
-macros or resolves external entities.
+The file goes through the same safe reader as an upload (`workbook.reader`, which checks the
+raw zip before python-calamine reads any cell), with the larger limits of a whole CPL.
 """
 
 from __future__ import annotations
 
-import io
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from python_calamine import CalamineWorkbook
 
 from cpl_service.errors import UnreadableWorkbookError, UploadTooLargeError
-from cpl_service.workbook.reader import MiB, ReadLimits, inspect_workbook
+from cpl_service.publication.rows import restore
+from cpl_service.workbook.headings import CPL_LAYOUT
+from cpl_service.workbook.reader import ParsedWorkbook, RawRow, ReadLimits, read_workbook
+from cpl_service.workbook.zipsafety import MiB
 
-SHEET_NAME = "CPL"
 # A whole CPL is larger than one submission: these caps leave room for 200,000 entries.
-MAX_FILE_BYTES = 100 * 1024 * 1024
-MAX_UNCOMPRESSED_BYTES = 1024 * 1024 * 1024
-MAX_ROWS = 200_000
-_HEADING_SEARCH_ROWS = 10
+CPL_LIMITS = ReadLimits(max_bytes=100 * MiB, max_rows=200_000, max_uncompressed_bytes=1024 * MiB)
 
 
-@dataclass(frozen=True)
-class SheetRow:
-    """One non-blank data row: its Excel row number and its values by heading."""
+def read_cpl_workbook(path: Path, *, limits: ReadLimits = CPL_LIMITS) -> ParsedWorkbook:
+    """Read the `CPL` sheet of a workbook, with text exactly as it was listed.
 
-    number: int
-    values: dict[str, Any]
-
-
-def heading_key(text: str) -> str:
-    """Headings compare case-insensitively, ignoring surrounding spaces and a trailing `*`."""
-    return " ".join(text.strip().rstrip("*").split()).casefold()
-
-
-def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-def read_cpl_sheet(
-    path: Path,
-    *,
-    required: tuple[str, ...],
-    max_bytes: int = MAX_FILE_BYTES,
-    max_rows: int = MAX_ROWS,
-) -> tuple[int, dict[str, str], Iterator[SheetRow]]:
-    """Open the `CPL` sheet of a workbook, after the upload reader's safety checks.
+    The export protects text a spreadsheet would take for a formula with a leading `'`;
+    that `'` is taken off again here.
 
     Args:
         path: the workbook.
-        required: headings that must be present (their absence is an issue for the caller).
-        max_bytes: the file size cap.
-        max_rows: the data-row cap.
+        limits: the size caps; a whole CPL's when omitted.
 
     Returns:
-        (heading row number, {heading key: heading as written}, the non-blank data rows
-        with values keyed by heading key).
+        The parsed sheet, rows keyed by field name (see `workbook.headings.CPL_LAYOUT`).
 
     Raises:
-        UploadTooLargeError, UnreadableWorkbookError: the file is not a safe CPL workbook.
+        UploadTooLargeError, UnsupportedFileError, UnreadableWorkbookError: the file is not
+            a safe CPL workbook (see `workbook.reader.read_workbook`).
     """
     if not path.is_file():
         raise UnreadableWorkbookError(f"{path} is not a file.")
-    if path.stat().st_size > max_bytes:
-        raise UploadTooLargeError(f"{path.name} is larger than {max_bytes // MiB} MB.")
-    content = path.read_bytes()
-    # The same safety checks as uploads: bombs, entity tricks, encrypted or corrupt files.
-    limits = ReadLimits(
-        max_bytes=max_bytes, max_rows=max_rows, max_uncompressed_bytes=MAX_UNCOMPRESSED_BYTES
-    )
-    inspected = inspect_workbook(content, limits=limits, sheet_name=SHEET_NAME)
-    if not inspected.found:
-        sheets = ", ".join(inspected.sheet_names) or "none"
-        raise UnreadableWorkbookError(
-            f"{path.name} has no sheet named {SHEET_NAME!r} (it has: {sheets})."
+    if path.stat().st_size > limits.max_bytes:
+        raise UploadTooLargeError(f"{path.name} is larger than {limits.max_bytes // MiB} MB.")
+    parsed = read_workbook(path.read_bytes(), limits=limits, layout=CPL_LAYOUT)
+    parsed.rows = [
+        RawRow(
+            row.excel_row,
+            {k: restore(v) if isinstance(v, str) else v for k, v in row.values.items()},
         )
-    try:
-        workbook = CalamineWorkbook.from_object(io.BytesIO(content))
-        sheet = workbook.get_sheet_by_name(inspected.sheet)
-        first_row = (sheet.start or (0, 0))[0]
-        if sheet.height > max_rows + _HEADING_SEARCH_ROWS:
-            raise UnreadableWorkbookError(
-                f"{path.name} has {sheet.height} rows; the limit is {max_rows} entries."
-            )
-        rows = sheet.to_python(skip_empty_area=True)
-    except UnreadableWorkbookError:
-        raise
-    except Exception as exc:  # calamine raises several types for broken files
-        raise UnreadableWorkbookError(f"{path.name} could not be read: {exc}") from exc
-
-    wanted = {heading_key(h) for h in required}
-    heading_index: int | None = None
-    for index, row in enumerate(rows[:_HEADING_SEARCH_ROWS]):
-        keys = {heading_key(str(v)) for v in row if isinstance(v, str)}
-        if wanted & keys:
-            heading_index = index
-            break
-    if heading_index is None:
-        raise UnreadableWorkbookError(
-            f"The {SHEET_NAME!r} sheet of {path.name} has no heading row "
-            f"(looked for {', '.join(required)} in the first {_HEADING_SEARCH_ROWS} rows)."
-        )
-    columns: dict[int, str] = {}
-    written: dict[str, str] = {}
-    for position, value in enumerate(rows[heading_index]):
-        if isinstance(value, str) and value.strip():
-            key = heading_key(value)
-            columns.setdefault(position, key)
-            written.setdefault(key, value.strip().rstrip("*").strip())
-
-    def data() -> Iterator[SheetRow]:
-        for index in range(heading_index + 1, len(rows)):
-            row = rows[index]
-            if all(_blank(v) for v in row):
-                continue
-            values = {key: row[pos] for pos, key in columns.items() if pos < len(row)}
-            yield SheetRow(number=first_row + index + 1, values=values)
-
-    return first_row + heading_index + 1, written, data()
+        for row in parsed.rows
+    ]
+    return parsed

@@ -13,15 +13,11 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from cpl_service.devices import find_device_type
-from cpl_service.entries.models import Entry, like_pattern, search_text
+from cpl_service.entries.models import Entry, EntryStatus, like_pattern, search_text
 from cpl_service.errors import InvalidInputError
 from cpl_service.extracts.models import Extract
-from cpl_service.publication.rows import (
-    LISTED_STATUSES,
-    STATUS_WORDS,
-    internal_status,
-    listed_entry,
-)
+from cpl_service.extracts.rows import LISTED_STATUSES, STATUS_WORDS, internal_status
+from cpl_service.publication.rows import listed_entry
 
 
 class ExportedEntry(NamedTuple):
@@ -48,7 +44,9 @@ class ExportedEntry(NamedTuple):
     zigbee_certificate_number: str | None
     dlms_certificate_number: str | None
     cpa_certificate_number: str | None
+    cpa_certificate_type: str | None
     cpa_expiry_date: date | None
+    cpa_renewal_date: date | None
     cpa_conditional_date: date | None
     manufacturer_image_hash: str | None
     manufacturer_image_hash_creator: str | None
@@ -68,7 +66,7 @@ _BATCH = 1000
 class CplFilter:
     """Filters of the public listing, already checked and in internal form."""
 
-    status: str | None = None
+    status: EntryStatus | None = None
     device_type: str | None = None
     manufacturer_id: str | None = None
     q: str | None = None
@@ -82,7 +80,7 @@ def make_filter(
     q: str | None = None,
 ) -> CplFilter:
     """Check the caller's filters; a status or device type we do not know is an error."""
-    internal: str | None = None
+    internal: EntryStatus | None = None
     if status is not None and status.strip():
         internal = internal_status(status)
         if internal is None:
@@ -164,7 +162,7 @@ def iter_listed(*, session: Session, since: datetime | None = None) -> Iterator[
         yield from map(make, partition)
 
 
-def status_counts(*, session: Session) -> dict[str, int]:
+def status_counts(*, session: Session) -> dict[EntryStatus, int]:
     """How many listed entries have each status (every status present, maybe 0)."""
     rows = session.exec(
         select(Entry.status, func.count())
@@ -173,7 +171,7 @@ def status_counts(*, session: Session) -> dict[str, int]:
     ).all()
     counts = dict.fromkeys(LISTED_STATUSES, 0)
     for status, count in rows:
-        counts[status] = count
+        counts[EntryStatus(status)] = count
     return counts
 
 

@@ -47,6 +47,19 @@ def fingerprint_sha256(certificate: x509.Certificate) -> str:
     return certificate.fingerprint(hashes.SHA256()).hex()
 
 
+def certificate_name(certificate: x509.Certificate) -> str:
+    """How messages name a certificate.
+
+    Args:
+        certificate: Any certificate.
+
+    Returns:
+        Its subject as an RFC 4514 string, or its serial number (hex) when the subject
+        is empty.
+    """
+    return certificate.subject.rfc4514_string() or f"serial {certificate.serial_number:x}"
+
+
 def certificate_pem(certificates: x509.Certificate | list[x509.Certificate]) -> bytes:
     """Certificates as concatenated PEM blocks, in the order given.
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -12,10 +13,11 @@ from typing import TYPE_CHECKING
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 
-from cpl_service.signing.certificates import certificate_pem
+from cpl_service.signing.certificates import certificate_name, certificate_pem
 from cpl_service.signing.devpki import DEV_MARKER, init_dev_pki
 from cpl_service.signing.errors import SigningConfigError
-from cpl_service.signing.keys import Signer, load_file_signer
+from cpl_service.signing.keys import Signer, load_chain_file, load_file_signer, order_chain
+from cpl_service.signing.pkcs11 import is_pkcs11_uri, load_pkcs11_signer
 
 if TYPE_CHECKING:
     from cpl_service.config import Settings
@@ -36,15 +38,14 @@ class LoadedSigner:
             signer's certificate first, then its issuers. For a development signer the
             development root follows, so developers can verify locally.
         development: True when this is a generated development key (never production).
+        previous: The chains of earlier signers still listed for verifiers
+            (`CPL_SIGNING_PREVIOUS_CHAINS`), each the signer's certificate first.
     """
 
     signer: Signer
     chain_pem: bytes
     development: bool
-
-
-def _describe(certificate: x509.Certificate) -> str:
-    return certificate.subject.rfc4514_string()
+    previous: tuple[tuple[x509.Certificate, ...], ...] = ()
 
 
 def _check_links(chain: tuple[x509.Certificate, ...], source: str) -> None:
@@ -53,8 +54,8 @@ def _check_links(chain: tuple[x509.Certificate, ...], source: str) -> None:
             child.verify_directly_issued_by(parent)
         except (ValueError, TypeError, InvalidSignature):
             raise SigningConfigError(
-                f"The certificate chain in {source} is broken: {_describe(child)} was not"
-                f" issued by {_describe(parent)}. List the signer's certificate first, then"
+                f"The certificate chain in {source} is broken: {certificate_name(child)} was not"
+                f" issued by {certificate_name(parent)}. List the signer's certificate first, then"
                 " each issuer in order."
             ) from None
 
@@ -63,12 +64,12 @@ def _check_signer_certificate(certificate: x509.Certificate, *, now: datetime) -
     start, end = certificate.not_valid_before_utc, certificate.not_valid_after_utc
     if now > end:
         raise SigningConfigError(
-            f"The signing certificate {_describe(certificate)} expired on {end.isoformat()};"
+            f"The signing certificate {certificate_name(certificate)} expired on {end.isoformat()};"
             " install a renewed key and certificate (CPL_SIGNING_KEY, CPL_SIGNING_CHAIN)."
         )
     if now < start:
         raise SigningConfigError(
-            f"The signing certificate {_describe(certificate)} is not valid before"
+            f"The signing certificate {certificate_name(certificate)} is not valid before"
             f" {start.isoformat()}; check the certificate or the system clock."
         )
     try:
@@ -77,7 +78,7 @@ def _check_signer_certificate(certificate: x509.Certificate, *, now: datetime) -
         usage = None
     if usage is None or not usage.digital_signature:
         raise SigningConfigError(
-            f"The signing certificate {_describe(certificate)} does not allow digital"
+            f"The signing certificate {certificate_name(certificate)} does not allow digital"
             " signatures (keyUsage digitalSignature); verifiers would reject every extract."
         )
     if end - now <= EXPIRY_WARNING:
@@ -85,7 +86,7 @@ def _check_signer_certificate(certificate: x509.Certificate, *, now: datetime) -
         log.warning(
             "The extract signing certificate %s expires on %s (in %d days); renew it before"
             " then, or publishing extracts will stop.",
-            _describe(certificate),
+            certificate_name(certificate),
             end.isoformat(),
             days,
         )
@@ -122,32 +123,113 @@ def _development_signer(directory: Path, *, now: datetime) -> LoadedSigner:
     return LoadedSigner(signer=signer, chain_pem=chain_pem, development=True)
 
 
+def _anchor_name(chain: tuple[x509.Certificate, ...]) -> x509.Name:
+    # The root a chain leads to, by name: the top certificate's issuer (itself, if a root).
+    return chain[-1].issuer
+
+
+def _authority_key_id(certificate: x509.Certificate) -> bytes | None:
+    try:
+        extension = certificate.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier)
+    except x509.ExtensionNotFound:
+        return None
+    return extension.value.key_identifier
+
+
+def _issued_within(certificate: x509.Certificate, chain: tuple[x509.Certificate, ...]) -> bool:
+    for candidate in chain:
+        try:
+            certificate.verify_directly_issued_by(candidate)
+        except (ValueError, TypeError, InvalidSignature):
+            continue
+        return True
+    return False
+
+
+def same_root(first: tuple[x509.Certificate, ...], second: tuple[x509.Certificate, ...]) -> bool:
+    """Whether two signer chains (each signer first) lead to the same root.
+
+    True when one chain's top certificate was issued by a certificate of the other;
+    otherwise the tops must name the same issuer and, where both carry an
+    authorityKeyIdentifier, the same issuer key.
+    """
+    top_first, top_second = first[-1], second[-1]
+    if _issued_within(top_first, second) or _issued_within(top_second, first):
+        return True
+    if top_first.issuer != top_second.issuer:
+        return False
+    keys = _authority_key_id(top_first), _authority_key_id(top_second)
+    return None in keys or keys[0] == keys[1]
+
+
+def _load_previous(
+    paths: Sequence[Path], current: tuple[x509.Certificate, ...], *, now: datetime
+) -> tuple[tuple[x509.Certificate, ...], ...]:
+    previous: list[tuple[x509.Certificate, ...]] = []
+    seen = {current[0]}
+    for path in paths:
+        certificates = load_chain_file(path)
+        chain = order_chain(certificates[0], certificates[1:])
+        _check_links(chain, str(path))
+        signer = chain[0]
+        if signer in seen:
+            raise SigningConfigError(
+                f"The previous signer chain {path} repeats the signer {certificate_name(signer)};"
+                " list each earlier signer once, and not the current one."
+            )
+        if not same_root(chain, current):
+            raise SigningConfigError(
+                f"The previous signer chain {path} leads to {_anchor_name(chain).rfc4514_string()},"
+                f" not to the current signer's root {_anchor_name(current).rfc4514_string()};"
+                " a rotation must stay under the same root."
+            )
+        if signer.not_valid_after_utc < now:
+            log.info(
+                "The previous signer %s expired on %s; it stays listed so that extracts it"
+                " signed can still be checked.",
+                certificate_name(signer),
+                signer.not_valid_after_utc.isoformat(),
+            )
+        seen.add(signer)
+        previous.append(chain)
+    return tuple(previous)
+
+
 def load_configured_signer(
     *,
-    key_path: Path | None,
+    key_path: Path | str | None,
     key_password: str | None,
     chain_path: Path | None,
     data_dir: Path,
     now: datetime,
+    pkcs11_module: Path | None = None,
+    previous_chains: Sequence[Path] = (),
 ) -> LoadedSigner:
     """Load the extract signer `serve` will use, refusing an unusable configuration.
 
     With no key configured, a development PKI is created once under
     `data_dir / "dev-pki"` (and re-created if it became unusable or expires within 30
     days) and a loud warning is logged. With a key configured, it is loaded (PEM, possibly
-    encrypted, or PKCS#12) and checked: EC P-256, matching the signer's certificate, the
-    chain linked in order, the certificate valid now and allowing digitalSignature. A
-    warning is logged when it expires within 30 days.
+    encrypted, PKCS#12, or a `pkcs11:` URI naming a key inside a PKCS#11 module) and
+    checked: EC P-256, matching the signer's certificate, the chain linked in order, the
+    certificate valid now and allowing digitalSignature. A warning is logged when it
+    expires within 30 days. Earlier signers' chains (a rotation) are checked to be linked
+    and under the same root, and are listed beside the current one.
 
     Args:
-        key_path: `CPL_SIGNING_KEY`, or None for a development key.
-        key_password: `CPL_SIGNING_KEY_PASSWORD`, if the key is encrypted.
+        key_path: `CPL_SIGNING_KEY`: a key file, a `pkcs11:` URI, or None for a
+            development key.
+        key_password: `CPL_SIGNING_KEY_PASSWORD`, if the key is encrypted (for PKCS#11:
+            the user PIN).
         chain_path: `CPL_SIGNING_CHAIN`: PEM, the signer's certificate first.
         data_dir: `CPL_DATA_DIR`, where the development PKI lives.
         now: The current time (aware).
+        pkcs11_module: `CPL_PKCS11_MODULE`, the module of a `pkcs11:` key.
+        previous_chains: `CPL_SIGNING_PREVIOUS_CHAINS`: earlier signers' chain files.
 
     Returns:
-        The signer, the chain PEM to publish, and whether it is development-only.
+        The signer, the chain PEM to publish, whether it is development-only, and the
+        previous signers.
 
     Raises:
         SigningConfigError: The key or chain cannot be loaded, they do not match, the key
@@ -155,15 +237,27 @@ def load_configured_signer(
             not sign.
     """
     if key_path is None:
+        if previous_chains:
+            raise SigningConfigError(
+                "CPL_SIGNING_PREVIOUS_CHAINS is set but CPL_SIGNING_KEY is not; a rotation"
+                " needs the new key configured."
+            )
         if chain_path is not None:
             raise SigningConfigError(
                 "CPL_SIGNING_CHAIN is set but CPL_SIGNING_KEY is not; set both, or neither"
                 " for a development key."
             )
         return _development_signer(data_dir / DEV_PKI_DIRNAME, now=now)
-    password = key_password.encode("utf-8") if key_password is not None else None
-    signer = load_file_signer(key_path, password=password, chain_path=chain_path)
-    _check_links(signer.chain, str(chain_path or key_path))
+    signer: Signer
+    if is_pkcs11_uri(key_path):
+        signer = load_pkcs11_signer(
+            str(key_path), module=pkcs11_module, password=key_password, chain_path=chain_path
+        )
+    else:
+        password = key_password.encode("utf-8") if key_password is not None else None
+        signer = load_file_signer(Path(key_path), password=password, chain_path=chain_path)
+    chain = tuple(signer.chain)
+    _check_links(chain, str(chain_path or key_path))
     _check_signer_certificate(signer.certificate, now=now)
     if len(signer.chain) == 1 and signer.certificate.issuer != signer.certificate.subject:
         log.warning(
@@ -171,9 +265,13 @@ def load_configured_signer(
             " it directly, verifiers given only the root cannot verify extracts. Add the"
             " issuing CA to CPL_SIGNING_CHAIN."
         )
-    log.info("Extracts are signed by %s.", _describe(signer.certificate))
+    previous = _load_previous(previous_chains, chain, now=now)
+    log.info("Extracts are signed by %s.", certificate_name(signer.certificate))
     return LoadedSigner(
-        signer=signer, chain_pem=certificate_pem(list(signer.chain)), development=False
+        signer=signer,
+        chain_pem=certificate_pem(list(chain)),
+        development=False,
+        previous=previous,
     )
 
 
@@ -182,7 +280,8 @@ def signer_from_settings(settings: Settings, *, now: datetime) -> LoadedSigner:
 
     Args:
         settings: The service settings (`CPL_SIGNING_KEY`, `CPL_SIGNING_KEY_PASSWORD`,
-            `CPL_SIGNING_CHAIN`, `CPL_DATA_DIR`).
+            `CPL_SIGNING_CHAIN`, `CPL_PKCS11_MODULE`, `CPL_SIGNING_PREVIOUS_CHAINS`,
+            `CPL_DATA_DIR`).
         now: The current time (aware).
 
     Returns:
@@ -198,4 +297,6 @@ def signer_from_settings(settings: Settings, *, now: datetime) -> LoadedSigner:
         chain_path=settings.signing_chain,
         data_dir=settings.data_dir,
         now=now,
+        pkcs11_module=settings.pkcs11_module,
+        previous_chains=settings.signing_previous_chain_paths,
     )

@@ -18,7 +18,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
-    PublicFormat,
     load_pem_private_key,
     pkcs12,
 )
@@ -73,14 +72,6 @@ class FileSigner:
         return self.private_key.sign(data, ec.ECDSA(hashes.SHA256()))
 
 
-def _public_der(key: object) -> bytes:
-    public_bytes = getattr(key, "public_bytes", None)
-    if public_bytes is None:
-        return b""
-    der: bytes = public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
-    return der
-
-
 def key_matches_certificate(key: PrivateKeyTypes, certificate: x509.Certificate) -> bool:
     """Whether a private key belongs to a certificate.
 
@@ -91,7 +82,8 @@ def key_matches_certificate(key: PrivateKeyTypes, certificate: x509.Certificate)
     Returns:
         True if the key's public half is the certificate's public key.
     """
-    return _public_der(key.public_key()) == _public_der(certificate.public_key())
+    # cryptography's public keys compare by value (a key of another type is never equal).
+    return key.public_key() == certificate.public_key()
 
 
 def order_chain(
@@ -155,7 +147,8 @@ def require_p256(key: object, *, source: str) -> ec.EllipticCurvePrivateKey:
     return key
 
 
-def _load_chain_file(path: Path) -> list[x509.Certificate]:
+def load_chain_file(path: Path) -> list[x509.Certificate]:
+    """Every certificate of a PEM chain file, in file order (refusing a non-PEM file)."""
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -250,7 +243,7 @@ def load_file_signer(
     else:
         key, bundled = _load_pem_key(data, key_path, password)
     ec_key = require_p256(key, source=str(key_path))
-    certificates = (_load_chain_file(chain_path) if chain_path else []) + bundled
+    certificates = (load_chain_file(chain_path) if chain_path else []) + bundled
     if not certificates:
         raise SigningConfigError(
             f"No certificate found for the signing key {key_path}; set CPL_SIGNING_CHAIN to a"

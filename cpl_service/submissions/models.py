@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Column, LargeBinary, UniqueConstraint
@@ -10,6 +11,15 @@ from sqlmodel import Field, SQLModel
 
 from cpl_service.clock import utcnow
 from cpl_service.db import UTCDateTime
+
+
+class SubmissionStatus(StrEnum):
+    """Where a submission stands, from the statuses of its entries (never stored)."""
+
+    PENDING_REVIEW = "pending_review"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    PARTIALLY_APPROVED = "partially_approved"
 
 
 class Submission(SQLModel, table=True):

@@ -9,18 +9,26 @@ from datetime import datetime
 from typing import Any
 
 from cryptography import x509
-from sqlalchemy import func, text, tuple_
+from sqlalchemy import bindparam, func, text, update
 from sqlalchemy import select as sa_select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, select
 
-from cpl_service.certificates.models import AssuranceCertificate
-from cpl_service.clock import utcnow
+from cpl_service.batches import batches
+from cpl_service.certificates.models import AssuranceCertificate, CertificateStatus
 from cpl_service.config import Settings
 from cpl_service.devices import CertificateKind
 from cpl_service.entries import service as entries
-from cpl_service.entries.models import Entry, format_entry_id
-from cpl_service.entries.workflow import EntryStatus
+from cpl_service.entries.models import (
+    LIVE_STATUSES,
+    Entry,
+    EntryStatus,
+    SubmissionType,
+    format_entry_id,
+)
+from cpl_service.entries.workflow import REMOVAL_STATUSES
 from cpl_service.errors import (
     ConflictError,
     NotFoundError,
@@ -29,9 +37,11 @@ from cpl_service.errors import (
     UploadTooLargeError,
     WorkbookRejectedError,
 )
-from cpl_service.parties.models import Party, PartyCertificate, Role
+from cpl_service.parties.models import Actor, Party, PartyCertificate, Role
+from cpl_service.signing.verify import verify_with_registered
 from cpl_service.specifications.models import TechnicalSpecification
-from cpl_service.submissions.models import Submission, SubmissionDocument
+from cpl_service.storable import check_filename
+from cpl_service.submissions.models import Submission, SubmissionDocument, SubmissionStatus
 from cpl_service.workbook.checks import (
     CheckContext,
     CheckReport,
@@ -39,6 +49,7 @@ from cpl_service.workbook.checks import (
     check_workbook,
     referenced_entry_ids,
 )
+from cpl_service.workbook.context import CpaOnRecord
 from cpl_service.workbook.reader import ReadLimits, read_workbook
 from cpl_service.workbook.specifications import SpecificationInfo
 
@@ -52,7 +63,8 @@ IDENTITY_COLUMNS = (
     "physical_device_type",
 )
 SUMMARY_COLUMNS = ("entry_id", "status", *IDENTITY_COLUMNS, "model_name")
-LIVE = (EntryStatus.PENDING_REVIEW.value, EntryStatus.ACTIVE.value)
+# Every entry ever made Active is on the public CPL; pending and rejected ones are private.
+PUBLIC_STATUSES = frozenset({EntryStatus.ACTIVE, *REMOVAL_STATUSES})
 
 
 @dataclass(frozen=True)
@@ -79,7 +91,7 @@ def _context(session: Session, party: Party, rows: Sequence[Any], today: Any) ->
     entry_table = SQLModel.metadata.tables["entry"]
     live = session.connection().execute(
         sa_select(*(entry_table.c[name] for name in IDENTITY_COLUMNS)).where(
-            entry_table.c.status.in_(LIVE)
+            entry_table.c.status.in_(LIVE_STATUSES)
         )
     )
     cpa = session.exec(
@@ -87,10 +99,10 @@ def _context(session: Session, party: Party, rows: Sequence[Any], today: Any) ->
     ).all()
     wanted = sorted(referenced_entry_ids(rows))
     previous: dict[str, PreviousEntry] = {}
-    for start in range(0, len(wanted), 500):
-        for e in session.exec(
-            select(Entry).where(col(Entry.entry_id).in_(wanted[start : start + 500]))
-        ).all():
+    for batch in batches(wanted):
+        for e in session.exec(select(Entry).where(col(Entry.entry_id).in_(batch))).all():
+            if e.status not in PUBLIC_STATUSES and not entries.can_see(party, e):
+                continue  # another party's private entry must read exactly like a missing one
             previous[e.entry_id] = PreviousEntry(
                 entry_id=e.entry_id,
                 status=e.status,
@@ -105,7 +117,7 @@ def _context(session: Session, party: Party, rows: Sequence[Any], today: Any) ->
         upload_date=today,
         specifications={s.name: s for s in specification_infos(session)},
         live_identities={tuple(row) for row in live},  # type: ignore[misc]
-        cpa_certificates={c.number: (c.cpa_expiry_date, c.cpa_conditional_date) for c in cpa},
+        cpa_certificates={c.number: CpaOnRecord.of(c) for c in cpa},
         entries=previous,
     )
 
@@ -128,8 +140,6 @@ def _check_documents(documents: Sequence[UploadedDocument], settings: Settings) 
 def _verify_signature(
     session: Session, party: Party, content: bytes, signature: bytes | None, now: datetime
 ) -> None:
-    from cpl_service.signing.cms import verify_with_registered
-
     if not signature:
         raise SignatureError(
             "A row gives a Manufacturer Image Hash, so the workbook must be signed: upload a "
@@ -163,6 +173,7 @@ def submit(
     party: Party,
     filename: str,
     content: bytes,
+    now: datetime,
     signature: bytes | None = None,
     documents: Sequence[UploadedDocument] = (),
 ) -> SubmissionResult:
@@ -170,6 +181,9 @@ def submit(
 
     Re-uploading byte-identical content (same party) returns the first submission.
     """
+    check_filename(filename, what="workbook")
+    for document in documents:
+        check_filename(document.filename, what="document")
     if not filename.lower().endswith(WORKBOOK_SUFFIXES):
         raise UnsupportedFileError(
             f"{filename!r} is not an .xlsx or .xlsm workbook; save the CPL template as "
@@ -181,7 +195,6 @@ def submit(
         return SubmissionResult(existing, created=False)
     _check_documents(documents, settings)
 
-    now = utcnow()
     parsed = read_workbook(
         content,
         limits=ReadLimits(
@@ -277,7 +290,7 @@ def _store(
             entry_id=format_entry_id(pk),
             submission_id=submission.id,
             submitted_by_party_id=party.id,
-            status=EntryStatus.PENDING_REVIEW.value,
+            status=EntryStatus.PENDING_REVIEW,
             status_effective_at=now,
             removal_proposed=False,
             created_at=now,
@@ -285,7 +298,7 @@ def _store(
             supplier_confirmation_ref=(
                 f"submitted by supplier {party.name}"
                 if confirmed_by_submitter
-                and values.get("submission_type") == entries.FIRMWARE_UPDATE
+                and values.get("submission_type") == SubmissionType.FIRMWARE_UPDATE
                 else None
             ),
         )
@@ -299,7 +312,7 @@ def _store(
                 "entry_pk": pk,
                 "action": "submitted",
                 "from_status": None,
-                "to_status": EntryStatus.PENDING_REVIEW.value,
+                "to_status": EntryStatus.PENDING_REVIEW,
                 "actor_party_id": party.id,
                 "actor_name": party.name,
                 "at": now,
@@ -328,33 +341,51 @@ def _register_certificates(
                 continue
             info = wanted.setdefault((kind, number), {})
             if kind == CertificateKind.CPA.value:
+                info.setdefault("cpa_certificate_type", draft.get("cpa_certificate_type"))
                 info.setdefault("cpa_expiry_date", draft.get("cpa_expiry_date"))
+                info.setdefault("cpa_renewal_date", draft.get("cpa_renewal_date"))
                 if draft.get("cpa_conditional_date"):
                     info.setdefault("cpa_conditional_date", draft.get("cpa_conditional_date"))
     if not wanted:
         return
-    known = {
-        (c.kind, c.number): c
-        for c in session.exec(
-            select(AssuranceCertificate).where(
-                tuple_(col(AssuranceCertificate.kind), col(AssuranceCertificate.number)).in_(
-                    list(wanted)
-                )
+    # Insert-or-ignore, then update: a concurrent upload registering the same new number
+    # (for another Device Model) is not a conflict, and no statement grows with the upload.
+    table = SQLModel.metadata.tables["assurance_certificate"]
+    postgres = session.connection().dialect.name == "postgresql"
+    insert = postgresql_insert if postgres else sqlite_insert
+    rows = [
+        {
+            "kind": kind,
+            "number": number,
+            "cpa_certificate_type": info.get("cpa_certificate_type"),
+            "cpa_expiry_date": info.get("cpa_expiry_date"),
+            "cpa_renewal_date": info.get("cpa_renewal_date"),
+            "cpa_conditional_date": info.get("cpa_conditional_date"),
+            "status": CertificateStatus.VALID.value,
+            "created_at": now,
+        }
+        for (kind, number), info in sorted(wanted.items())
+    ]
+    statement = insert(table).on_conflict_do_nothing(index_elements=["kind", "number"])
+    for batch in batches(rows):
+        session.connection().execute(statement, list(batch))
+    # A newly declared condition is recorded: it can only bring notices earlier.
+    conditions = [
+        {"cert_number": number, "cert_date": info["cpa_conditional_date"]}
+        for (kind, number), info in sorted(wanted.items())
+        if kind == CertificateKind.CPA.value and info.get("cpa_conditional_date")
+    ]
+    if conditions:
+        session.connection().execute(
+            update(table)
+            .where(
+                table.c.kind == CertificateKind.CPA.value,
+                table.c.number == bindparam("cert_number"),
+                table.c.cpa_conditional_date.is_(None),
             )
-        ).all()
-    }
-    for (kind, number), info in wanted.items():
-        record = known.get((kind, number))
-        if record is None:
-            session.add(AssuranceCertificate(kind=kind, number=number, created_at=now, **info))
-        elif (
-            kind == CertificateKind.CPA.value
-            and record.cpa_conditional_date is None
-            and info.get("cpa_conditional_date")
-        ):
-            # A newly declared condition is recorded: it can only bring notices earlier.
-            record.cpa_conditional_date = info["cpa_conditional_date"]
-            session.add(record)
+            .values(cpa_conditional_date=bindparam("cert_date")),
+            conditions,
+        )
 
 
 def reserve_entry_ids(session: Session, count: int) -> list[int]:
@@ -399,7 +430,7 @@ def entry_summaries(session: Session, submission: Submission) -> list[dict[str, 
 
 def status_overview(
     session: Session, submission_ids: Sequence[int]
-) -> dict[int, tuple[set[str], int]]:
+) -> dict[int, tuple[set[EntryStatus], int]]:
     """For each submission: the statuses of its entries and how many there are (one query)."""
     table = SQLModel.metadata.tables["entry"]
     rows = session.connection().execute(
@@ -407,7 +438,7 @@ def status_overview(
         .where(table.c.submission_id.in_(submission_ids))
         .group_by(table.c.submission_id, table.c.status)
     )
-    overview: dict[int, tuple[set[str], int]] = {sid: (set(), 0) for sid in submission_ids}
+    overview: dict[int, tuple[set[EntryStatus], int]] = {sid: (set(), 0) for sid in submission_ids}
     for submission_id, status, count in rows:
         statuses, total = overview[submission_id]
         statuses.add(status)
@@ -415,15 +446,15 @@ def status_overview(
     return overview
 
 
-def submission_status(statuses: set[str]) -> str:
+def submission_status(statuses: set[EntryStatus]) -> SubmissionStatus:
     """pending_review while any entry waits; otherwise approved, rejected or mixed."""
-    if EntryStatus.PENDING_REVIEW.value in statuses:
-        return "pending_review"
-    if statuses == {EntryStatus.REJECTED.value}:
-        return "rejected"
-    if EntryStatus.REJECTED.value in statuses:
-        return "partially_approved"
-    return "approved"
+    if EntryStatus.PENDING_REVIEW in statuses:
+        return SubmissionStatus.PENDING_REVIEW
+    if statuses == {EntryStatus.REJECTED}:
+        return SubmissionStatus.REJECTED
+    if EntryStatus.REJECTED in statuses:
+        return SubmissionStatus.PARTIALLY_APPROVED
+    return SubmissionStatus.APPROVED
 
 
 def visible_submission(*, session: Session, party: Party, submission_id: int) -> Submission:
@@ -433,27 +464,104 @@ def visible_submission(*, session: Session, party: Party, submission_id: int) ->
     return submission
 
 
+def _party_names(session: Session, party_ids: Sequence[int]) -> dict[int, str]:
+    rows = session.exec(select(Party.id, Party.name).where(col(Party.id).in_(set(party_ids))))
+    return {party_id: name for party_id, name in rows if party_id is not None}
+
+
+@dataclass(frozen=True)
+class SubmissionOverview:
+    """A submission in a listing: its status and size, and who submitted it."""
+
+    submission: Submission
+    status: SubmissionStatus
+    submitted_by: str
+    entry_count: int
+
+
 def list_submissions(
     *, session: Session, party: Party, limit: int, offset: int
-) -> tuple[list[Submission], int]:
+) -> tuple[list[SubmissionOverview], int]:
+    """The submissions `party` may see (SECAS: all), newest first, and their total."""
     query = select(Submission)
     if party.role != Role.SECAS:
         query = query.where(Submission.party_id == party.id)
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
-    page = session.exec(query.order_by(col(Submission.id).desc()).limit(limit).offset(offset))
-    return list(page.all()), int(total)
+    page = list(
+        session.exec(query.order_by(col(Submission.id).desc()).limit(limit).offset(offset)).all()
+    )
+    overview = status_overview(session, [s.id for s in page if s.id is not None])
+    names = _party_names(session, [s.party_id for s in page])
+    items = []
+    for submission in page:
+        assert submission.id is not None
+        statuses, count = overview[submission.id]
+        items.append(
+            SubmissionOverview(
+                submission=submission,
+                status=submission_status(statuses),
+                submitted_by=names.get(submission.party_id, "unknown"),
+                entry_count=count,
+            )
+        )
+    return items, int(total)
+
+
+@dataclass(frozen=True)
+class SubmissionDetail:
+    """One submission with its entries, its documents and who submitted it."""
+
+    submission: Submission
+    status: SubmissionStatus
+    submitted_by: str
+    entries: list[Entry]
+    documents: list[SubmissionDocument]
+
+
+def submission_documents(*, session: Session, submission: Submission) -> list[SubmissionDocument]:
+    return list(
+        session.exec(
+            select(SubmissionDocument)
+            .where(SubmissionDocument.submission_id == submission.id)
+            .order_by(col(SubmissionDocument.id))
+        ).all()
+    )
+
+
+def submission_detail(*, session: Session, submission: Submission) -> SubmissionDetail:
+    entries = submission_entries(session, submission)
+    return SubmissionDetail(
+        submission=submission,
+        status=submission_status({e.status for e in entries}),
+        submitted_by=_party_names(session, [submission.party_id]).get(
+            submission.party_id, "unknown"
+        ),
+        entries=entries,
+        documents=submission_documents(session=session, submission=submission),
+    )
+
+
+def get_document(
+    *, session: Session, submission: Submission, document_id: int
+) -> SubmissionDocument:
+    document = session.exec(
+        select(SubmissionDocument).where(
+            col(SubmissionDocument.id) == document_id,
+            col(SubmissionDocument.submission_id) == submission.id,
+        )
+    ).first()
+    if document is None:
+        raise NotFoundError(f"Submission {submission.id} has no document {document_id}.")
+    return document
 
 
 def approve_submission(
-    *, session: Session, submission: Submission, actor: entries.Actor, note: str | None
+    *, session: Session, submission: Submission, actor: Actor, note: str | None, now: datetime
 ) -> list[Entry]:
     """Approve every pending entry of a submission, or none of them (409 with reasons)."""
-    now = utcnow()
     submitter = session.get(Party, submission.party_id)
     pending = [
-        e
-        for e in submission_entries(session, submission)
-        if e.status == EntryStatus.PENDING_REVIEW.value
+        e for e in submission_entries(session, submission) if e.status == EntryStatus.PENDING_REVIEW
     ]
     if not pending:
         raise ConflictError(f"Submission {submission.id} has no entry pending review.")

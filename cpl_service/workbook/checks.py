@@ -1,20 +1,22 @@
-"""The rules of SPEC §3, applied to every row; every problem is reported, none raised.
+"""The rules of SPEC §3, applied to every row of a workbook; every problem is reported, none
+raised.
 
-Pure: the service loads what the rules need from the database into a `CheckContext`.
+One rule set serves both ways rows arrive: an uploaded submission workbook, and `import-cpl`
+loading a published CPL. What differs between the two is stated once, in the context's
+`RowSource` (`UPLOAD` or `IMPORT`, see `context`). Pure: the caller loads what the rules need
+from the database into a `CheckContext`.
 """
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Mapping, Sequence
-from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
-from typing import Any
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from typing import Any, TypeVar
 
 from email_validator import EmailNotValidError, validate_email
 
+from cpl_service.certificates.cpa import CpaCertificateType
 from cpl_service.devices import (
     BY_CODE,
     DEVICE_TYPES,
@@ -23,7 +25,29 @@ from cpl_service.devices import (
     find_device_type,
     is_unlisted_device,
 )
-from cpl_service.workbook.headings import HEADING_OF, REQUIRED_FIELDS
+from cpl_service.entries.models import Entry, EntryStatus, format_entry_id
+from cpl_service.workbook.cells import (
+    cell_date,
+    cell_flag,
+    cell_moment,
+    cell_text,
+    has_control,
+    show,
+)
+from cpl_service.workbook.context import (
+    FIRMWARE_UPDATE,
+    IMPORT,
+    LISTED_STATUSES,
+    NEW_DEVICE_MODEL,
+    SUBMISSION_TYPES,
+    UPLOAD,
+    CheckContext,
+    CpaOnRecord,
+    Identity,
+    PreviousEntry,
+    RowSource,
+)
+from cpl_service.workbook.headings import HEADING_OF
 from cpl_service.workbook.reader import ParsedWorkbook, RawRow
 from cpl_service.workbook.report import CheckReport, Issue, Severity
 from cpl_service.workbook.specifications import (
@@ -32,81 +56,46 @@ from cpl_service.workbook.specifications import (
     specification_key,
 )
 
-NEW_DEVICE_MODEL = "New Device Model"
-FIRMWARE_UPDATE = "Firmware Update"
-SUBMISSION_TYPES = (NEW_DEVICE_MODEL, FIRMWARE_UPDATE)
 PRIVILEGED_ROLES = frozenset({"dcc", "secas"})
+# A Device Model may be live (pending review or Active) only once.
+LIVE_STATUSES = frozenset({EntryStatus.PENDING_REVIEW, EntryStatus.ACTIVE})
 
-Identity = tuple[str, str, str, str, str]
+_T = TypeVar("_T")
 
 _HEX = re.compile(r"[0-9A-Fa-f]+")
 _ENTRY_ID = re.compile(r"^CPL-?(\d{1,9})$", re.IGNORECASE)
-# Unicode category Cc; line breaks and tabs are allowed in the long free-text fields.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_CONTROL_MULTILINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_EXCEL_EPOCH = date(1899, 12, 30)
-_MAX_SERIAL = 2_958_465  # 9999-12-31
+_LISTED_ENTRY_ID = re.compile(r"^CPL-(\d{6,})$")
 
 _CERT_FIELDS: dict[CertificateKind, str] = {
     CertificateKind.ZIGBEE: "zigbee_certificate_number",
     CertificateKind.DLMS: "dlms_certificate_number",
     CertificateKind.CPA: "cpa_certificate_number",
 }
-
-# Longest text each field may hold (EntryFields' column sizes); names are 1-100 per SPEC.
-_MAX_LENGTH: dict[str, int] = {
-    "manufacturer_name": 100,
-    "model_name": 100,
-    "release_notes": 1000,
-    "zigbee_certificate_number": 100,
-    "dlms_certificate_number": 100,
-    "cpa_certificate_number": 100,
-    "manufacturer_image_hash_creator": 200,
-    "certificate_mapping_evidence": 1000,
-    "smets1_compliance_statement": 1000,
-    "contact_email": 254,
-}
+# What a row says about its CPA certificate besides the number.
+_CPA_DETAILS = (
+    "cpa_certificate_type",
+    "cpa_expiry_date",
+    "cpa_renewal_date",
+    "cpa_conditional_date",
+)
 # Free-text fields where a line break (Alt+Enter in Excel) is reasonable.
 _MULTILINE = frozenset(
     {"release_notes", "certificate_mapping_evidence", "smets1_compliance_statement"}
 )
 
 
-@dataclass(frozen=True)
-class PreviousEntry:
-    """An existing entry a `Firmware Update` row may name as its Previous CPL Entry ID."""
-
-    entry_id: str
-    status: str
-    manufacturer_id: str
-    model_id: str
-    hardware_version: str
-    firmware_version: str
-    physical_device_type: str
+def _declared_max_lengths() -> dict[str, int]:
+    """Each text field's longest value, as declared once on the entry model's fields."""
+    limits: dict[str, int] = {}
+    for name, info in Entry.model_fields.items():
+        for constraint in info.metadata:
+            limit = getattr(constraint, "max_length", None)
+            if isinstance(limit, int):
+                limits[name] = limit
+    return limits
 
 
-@dataclass(frozen=True)
-class CheckContext:
-    """What the rules need from outside the workbook, filled by the service.
-
-    Attributes:
-        submitter_role: the uploading party's role (`manufacturer`, `supplier`, `dcc`,
-            `secas`).
-        upload_date: the date of the upload (CPA expiry must be after it).
-        specifications: the technical-specification register by canonical name.
-        live_identities: (manufacturer_id, model_id, hardware_version, firmware_version,
-            physical_device_type code) of every pending_review or active entry.
-        cpa_certificates: CPA number -> (expiry date, conditional date) on record.
-        entries: entry_id -> the entries named by rows (see `referenced_entry_ids`).
-    """
-
-    submitter_role: str
-    upload_date: date
-    specifications: Mapping[str, SpecificationInfo] = field(default_factory=dict)
-    live_identities: AbstractSet[Identity] = frozenset()
-    cpa_certificates: Mapping[str, tuple[date | None, date | None]] = field(default_factory=dict)
-    entries: Mapping[str, PreviousEntry] = field(default_factory=dict)
+_MAX_LENGTH = _declared_max_lengths()
 
 
 def normalise_entry_id(value: object) -> str | None:
@@ -118,7 +107,7 @@ def normalise_entry_id(value: object) -> str | None:
     Returns:
         The canonical entry ID, or None when the value cannot be one.
     """
-    text = _cell_text(value)
+    text = cell_text(value)
     if text is None:
         return None
     if text.isdigit():
@@ -168,17 +157,20 @@ def check_rows(rows: Sequence[RawRow], *, context: CheckContext) -> CheckReport:
     """Apply every rule of SPEC §3 to every row and report all problems.
 
     A field absent from a row's values (its column is missing from the sheet) is not
-    reported row by row when the column is always required: the reader reports the
-    missing column once. Such a row is never returned as an entry.
+    reported row by row when the layout always requires the column: the reader reports
+    the missing column once. Such a row is never returned as an entry.
 
     Args:
         rows: the data rows from `read_workbook`.
         context: the register, live identities, CPA certificates on record, the entries
-            named as previous entries, the submitter's role and the upload date.
+            named as previous entries, the submitter's role, the check date and where the
+            rows come from.
 
     Returns:
-        The entries of the rows without errors (EntryFields-keyed, with `excel_row`), every
-        issue (errors and warnings) in row order, and whether a signature is needed.
+        The entries of the rows without errors (EntryFields-keyed, with `excel_row`; rows
+        of a published CPL add `entry_id`, `status`, `status_effective_at`,
+        `panel_decision_ref` and `removal_proposed`), every issue (errors and warnings) in
+        row order, and whether a signature is needed.
     """
     checker = _Checker(context)
     report = CheckReport()
@@ -192,57 +184,41 @@ def check_rows(rows: Sequence[RawRow], *, context: CheckContext) -> CheckReport:
     return report
 
 
-# --- cell conversion ----------------------------------------------------------------------
-
-
-def _cell_text(value: object) -> str | None:
-    """A cell's text: whole floats lose their `.0` (Excel stores typed 1234 as 1234.0)."""
-    if value is None:
-        return None
-    if type(value) is str:
-        return value.strip() or None
-    if isinstance(value, bool):
-        text = "TRUE" if value else "FALSE"
-    elif isinstance(value, float):
-        text = str(int(value)) if math.isfinite(value) and value.is_integer() else repr(value)
-    elif isinstance(value, datetime):
-        text = value.isoformat(sep=" ")
-    elif isinstance(value, date | time):
-        text = value.isoformat()
-    elif isinstance(value, timedelta):
-        text = str(value)
-    else:
-        text = str(value)
-    text = text.strip()
-    return text or None
-
-
-def _show(text: str, limit: int = 40) -> str:
-    """A value safe and short enough to quote in a message."""
-    clean = "".join(ch if ch.isprintable() else "?" for ch in text)
-    if len(clean) > limit:
-        clean = clean[: limit - 1] + "…"
-    return repr(clean)
-
-
-def _has_control(text: str, *, multiline: bool) -> bool:
-    pattern = _CONTROL_MULTILINE if multiline else _CONTROL
-    return pattern.search(text) is not None
-
-
 _DEVICE_LIST = ", ".join(f"{t.name} ({t.code})" for t in DEVICE_TYPES)
+
+
+def parse_cpa_certificate_type(text: str) -> CpaCertificateType | None:
+    """The CPA certificate type a cell names, ignoring case, spaces and hyphens.
+
+    Args:
+        text: the cell's text, e.g. `Lifetime`, `Fixed-term` or `fixed term`.
+
+    Returns:
+        The type, or None when the text names neither.
+    """
+    key = "".join(ch for ch in text.casefold() if ch.isalnum())
+    for kind in CpaCertificateType:
+        if key == "".join(ch for ch in kind.value.casefold() if ch.isalnum()):
+            return kind
+    return None
+
+
+def _conditional(day: date | None) -> str:
+    return f"conditional date {day.isoformat()}" if day else "no conditional date"
 
 
 class _Checker:
     def __init__(self, context: CheckContext) -> None:
         self.context = context
+        self.source = context.source
         specs = list(context.specifications.values())
         self.tech_index = index_specifications(s for s in specs if not s.is_gbcs)
         self.gbcs_index = index_specifications(s for s in specs if s.is_gbcs)
         self.tech_names = ", ".join(s.name for s in specs if not s.is_gbcs) or "none"
         self.gbcs_names = ", ".join(s.name for s in specs if s.is_gbcs) or "none"
         self.seen_identities: dict[Identity, int] = {}
-        self.seen_cpa: dict[str, tuple[date, int]] = {}
+        self.seen_cpa: dict[str, tuple[CpaOnRecord, int]] = {}
+        self.seen_entry_ids: dict[str, int] = {}
         self.email_cache: dict[str, str | EmailNotValidError] = {}
 
     # one row -------------------------------------------------------------------------
@@ -252,8 +228,13 @@ class _Checker:
         self.values = row.values
         self.issues: list[Issue] = []
         entry: dict[str, Any] = {"excel_row": row.excel_row}
-        complete = all(f in row.values for f in REQUIRED_FIELDS)
+        complete = all(f in row.values for f in self.source.layout.required_fields)
 
+        if self.source.entry_id_given:
+            entry["entry_id"] = self._listed_entry_id()
+        status: str | None = EntryStatus.PENDING_REVIEW
+        if self.source.statuses:
+            status = self._listing(entry)
         submission_type = self._choice_submission_type()
         entry["submission_type"] = submission_type
         entry["manufacturer_name"] = self._text("manufacturer_name", required=True)
@@ -268,9 +249,11 @@ class _Checker:
         smets1 = spec is not None and spec.kind.upper() == "SMETS1"
         entry["technical_specification"] = spec.name if spec else None
         entry["smets1"] = smets1
+        if self.source.statuses:
+            self._smets1_flag(spec, smets1=smets1)
         entry["gbcs_version"] = self._gbcs_version(smets1=smets1, spec_known=spec is not None)
         entry["release_notes"] = self._text("release_notes", required=True)
-        self._certificates(entry, device, smets1=smets1)
+        self._certificates(entry, device, smets1=smets1, status=status)
         entry["manufacturer_image_hash"] = self._hex("manufacturer_image_hash", (64,))
         entry["manufacturer_image_hash_creator"] = self._text("manufacturer_image_hash_creator")
         if self._raw_text("manufacturer_image_hash") and not self._raw_text(
@@ -287,7 +270,8 @@ class _Checker:
         entry["smets1_compliance_statement"] = self._smets1_statement(smets1=smets1, spec=spec)
         entry["contact_email"] = self._email()
         self._submitter(device, smets1=smets1)
-        self._identity(entry)
+        if status in LIVE_STATUSES:
+            self._identity(entry)
         return entry, self.issues, complete
 
     # reporting -----------------------------------------------------------------------
@@ -302,24 +286,34 @@ class _Checker:
         self._issue(name, code, message, "warning")
 
     def _required(self, name: str, why: str = "") -> None:
-        if name in REQUIRED_FIELDS and name not in self.values:
+        if name in self.source.layout.required_fields and name not in self.values:
             return  # the reader reports the missing column once
         self._error(name, "required", f"{HEADING_OF[name]} is required{why}.")
 
     # field kinds ---------------------------------------------------------------------
 
     def _raw_text(self, name: str) -> str | None:
-        return _cell_text(self.values.get(name))
+        return cell_text(self.values.get(name))
+
+    def _filled(self, name: str) -> bool:
+        """Whether the cell holds anything at all (a date, a number or some text)."""
+        value = self.values.get(name)
+        return value is not None and not (isinstance(value, str) and not value.strip())
+
+    def _given(self, name: str, *, required: bool) -> str | None:
+        """The cell's text; when there is none and the field is `required`, say so."""
+        text = self._raw_text(name)
+        if text is None and required:
+            self._required(name)
+        return text
 
     def _text(self, name: str, *, required: bool = False) -> str | None:
-        text = self._raw_text(name)
-        heading = HEADING_OF[name]
+        text = self._given(name, required=required)
         if text is None:
-            if required:
-                self._required(name)
             return None
+        heading = HEADING_OF[name]
         ok = True
-        limit = _MAX_LENGTH.get(name, 100)
+        limit = _MAX_LENGTH[name]
         if len(text) > limit:
             self._error(
                 name,
@@ -327,14 +321,14 @@ class _Checker:
                 f"{heading} is {len(text)} characters long; at most {limit} are allowed.",
             )
             ok = False
-        if _has_control(text, multiline=name in _MULTILINE):
+        if has_control(text, multiline=name in _MULTILINE):
             self._error(
                 name,
                 "invalid-text",
                 f"{heading} contains control characters; use plain text.",
             )
             ok = False
-        if text.startswith("="):
+        if text.startswith("=") and not self.source.formula_text_allowed:
             self._error(
                 name,
                 "invalid-text",
@@ -344,12 +338,10 @@ class _Checker:
         return text if ok else None
 
     def _hex(self, name: str, lengths: tuple[int, ...], *, required: bool = False) -> str | None:
-        text = self._raw_text(name)
-        heading = HEADING_OF[name]
+        text = self._given(name, required=required)
         if text is None:
-            if required:
-                self._required(name)
             return None
+        heading = HEADING_OF[name]
         if len(text) in lengths and _HEX.fullmatch(text):
             return text.upper()
         digits = " or ".join(str(n) for n in lengths)
@@ -365,47 +357,113 @@ class _Checker:
             name,
             "invalid-hex",
             f"{heading} must be exactly {digits} hexadecimal digits (0-9, A-F); found "
-            f"{_show(text)}.{hint}",
+            f"{show(text)}.{hint}",
         )
         return None
 
     def _date(self, name: str) -> date | None:
-        value = self.values.get(name)
-        heading = HEADING_OF[name]
-        if value is None:
-            return None
-        if isinstance(value, datetime):
-            return value.date()
-        if isinstance(value, date):
-            return value
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            if math.isfinite(value) and float(value).is_integer() and 1 <= value <= _MAX_SERIAL:
-                return _EXCEL_EPOCH + timedelta(days=int(value))
-        elif isinstance(value, str):
-            text = value.strip()
-            if not text:
-                return None
-            if _ISO_DATE.match(text):
-                try:
-                    return date.fromisoformat(text)
-                except ValueError:
-                    pass
-        shown = _cell_text(value) or ""
-        self._error(
+        return self._parsed(
             name,
+            cell_date,
             "invalid-date",
-            f"{heading} must be a date, entered as an Excel date or written YYYY-MM-DD "
-            f"(e.g. 2027-03-31); found {_show(shown)}.",
+            "must be a date, entered as an Excel date or written YYYY-MM-DD (e.g. 2027-03-31)",
+            quote=True,
         )
-        return None
+
+    def _moment(self, name: str) -> datetime | None:
+        return self._parsed(
+            name, cell_moment, "invalid-date", "must be a date and time (e.g. 2024-05-01T09:30:00Z)"
+        )
+
+    def _flag(self, name: str) -> bool | None:
+        return self._parsed(name, cell_flag, "invalid-flag", "must be Yes or No")
+
+    def _parsed(
+        self,
+        name: str,
+        parse: Callable[[object], _T | None],
+        code: str,
+        rule: str,
+        *,
+        quote: bool = False,
+    ) -> _T | None:
+        """The cell read by `parse`; when it cannot be, the issue `code` saying the `rule`."""
+        value = self.values.get(name)
+        try:
+            return parse(value)
+        except ValueError:
+            found = f"; found {show(cell_text(value) or '')}" if quote else ""
+            self._error(name, code, f"{HEADING_OF[name]} {rule}{found}.")
+            return None
+
+    # the rules of a listed entry -----------------------------------------------------
+
+    def _listed_entry_id(self) -> str | None:
+        name = "entry_id"
+        text = self._text(name, required=True)
+        if text is None:
+            return None
+        entry_id = text.upper()
+        match = _LISTED_ENTRY_ID.match(entry_id)
+        if match is None or format_entry_id(int(match.group(1))) != entry_id:
+            self._error(
+                name,
+                "invalid-entry-id",
+                f"{entry_id!r} is not a CPL entry ID; write it like CPL-000123.",
+            )
+            return None
+        earlier = self.seen_entry_ids.setdefault(entry_id, self.row)
+        if earlier != self.row:
+            self._error(
+                name, "duplicate-entry-id", f"{entry_id} is also on row {earlier} of this file."
+            )
+        elif entry_id in self.context.taken_entry_ids:
+            self._error(name, "entry-exists", f"{entry_id} is already in the database.")
+        return entry_id
+
+    def _listing(self, entry: dict[str, Any]) -> str | None:
+        """The entry's status and what the CPL records with it; the status, if known."""
+        name = "status"
+        text = self._raw_text(name)
+        status: str | None = None
+        if text is None:
+            self._required(name)
+        elif text.lower() in self.source.statuses:
+            status = text.lower()
+        else:
+            words = [s.capitalize() for s in EntryStatus if s in self.source.statuses]
+            self._error(
+                name,
+                "invalid-status",
+                f"Status {show(text)} cannot be imported; use {', '.join(words[:-1])} or "
+                f"{words[-1]} (pending and rejected entries are not on the CPL).",
+            )
+        entry["status"] = status
+        entry["status_effective_at"] = self._moment("status_effective_at")
+        entry["panel_decision_ref"] = self._text("panel_decision_ref")
+        entry["removal_proposed"] = bool(self._flag("removal_proposed"))
+        return status
+
+    def _smets1_flag(self, spec: SpecificationInfo | None, *, smets1: bool) -> None:
+        given = self._flag("smets1")
+        if given is None or spec is None or given == smets1:
+            return
+        self._error(
+            "smets1",
+            "smets1-mismatch",
+            f"SMETS1 says {'Yes' if given else 'No'}, but {spec.name} is "
+            f"{'a' if smets1 else 'not a'} SMETS1 specification; SMETS1 follows the "
+            "Technical Specification.",
+        )
 
     # the rules -----------------------------------------------------------------------
 
     def _choice_submission_type(self) -> str | None:
         text = self._raw_text("submission_type")
         if text is None:
-            self._required("submission_type")
-            return None
+            if self.source.default_submission_type is None:
+                self._required("submission_type")
+            return self.source.default_submission_type
         key = " ".join(text.split()).casefold()
         for choice in SUBMISSION_TYPES:
             if key == choice.casefold():
@@ -413,8 +471,8 @@ class _Checker:
         self._error(
             "submission_type",
             "invalid-choice",
-            f"Submission Type must be {NEW_DEVICE_MODEL!r} or {FIRMWARE_UPDATE!r}; found "
-            f"{_show(text)}.",
+            f"Submission Type must be {NEW_DEVICE_MODEL.value!r} or "
+            f"{FIRMWARE_UPDATE.value!r}; found {show(text)}.",
         )
         return None
 
@@ -430,14 +488,14 @@ class _Checker:
             self._error(
                 "physical_device_type",
                 "unlisted-device",
-                f"{_show(text)} devices (IHDs and other Type 2 devices) are not listed on the "
+                f"{show(text)} devices (IHDs and other Type 2 devices) are not listed on the "
                 "CPL; do not submit them.",
             )
         else:
             self._error(
                 "physical_device_type",
                 "invalid-choice",
-                f"Physical Device Type {_show(text)} is not known; use one of: {_DEVICE_LIST}.",
+                f"Physical Device Type {show(text)} is not known; use one of: {_DEVICE_LIST}.",
             )
         return None
 
@@ -459,7 +517,7 @@ class _Checker:
                 )
             else:
                 message = (
-                    f"Technical Specification {_show(text)} is not in the register; use one "
+                    f"Technical Specification {show(text)} is not in the register; use one "
                     f"of: {self.tech_names}."
                 )
             self._error(name, "unknown-specification", message)
@@ -507,15 +565,19 @@ class _Checker:
             self._error(
                 name,
                 "unknown-specification",
-                f"GBCS Version {_show(text)} is not in the register; use one of: "
-                f"{self.gbcs_names}.",
+                f"GBCS Version {show(text)} is not in the register; use one of: {self.gbcs_names}.",
             )
             return None
         self._ended(name, spec)
         return spec.name
 
     def _certificates(
-        self, entry: dict[str, Any], device: PhysicalDeviceType | None, *, smets1: bool
+        self,
+        entry: dict[str, Any],
+        device: PhysicalDeviceType | None,
+        *,
+        smets1: bool,
+        status: str | None,
     ) -> None:
         required: frozenset[CertificateKind] | None = None
         if device is not None:
@@ -545,71 +607,175 @@ class _Checker:
                     f"Leave {HEADING_OF[name]} empty: {reason} (see the Certificate Matrix sheet).",
                 )
                 entry[name] = None
-        self._cpa_dates(entry)
+        self._cpa_dates(entry, status=status)
 
-    def _cpa_dates(self, entry: dict[str, Any]) -> None:
+    def _cpa_dates(self, entry: dict[str, Any], *, status: str | None) -> None:
+        """The CPA certificate's type and dates: an expiry date for a Fixed-term one, a
+        renewal date for a Lifetime one (SEC MP209), an optional conditional date not after
+        either."""
         number = entry["cpa_certificate_number"]
+        kind = self._cpa_type()
         expiry = self._date("cpa_expiry_date")
+        renewal = self._date("cpa_renewal_date")
         conditional = self._date("cpa_conditional_date")
         has_number = self._raw_text("cpa_certificate_number") is not None
         if not has_number:
-            entry["cpa_expiry_date"] = None
-            entry["cpa_conditional_date"] = None
-            given = [n for n in ("cpa_expiry_date", "cpa_conditional_date") if self.values.get(n)]
-            for name in given:
-                self._warning(
-                    name,
-                    "not-applicable",
-                    f"{HEADING_OF[name]} was ignored because no CPA Certificate Number is given.",
-                )
+            for name in _CPA_DETAILS:
+                entry[name] = None
+                if self._filled(name):
+                    self._warning(
+                        name,
+                        "not-applicable",
+                        f"{HEADING_OF[name]} was ignored because no CPA Certificate Number is "
+                        "given.",
+                    )
             return
+        entry["cpa_certificate_type"] = kind.value if kind else None
         entry["cpa_expiry_date"] = expiry
+        entry["cpa_renewal_date"] = renewal
         entry["cpa_conditional_date"] = conditional
-        if self.values.get("cpa_expiry_date") is None:
+        if kind is None:
+            return
+        # The date a certificate of this type must have, and the one it must not.
+        own, other = (
+            ("cpa_renewal_date", "cpa_expiry_date")
+            if kind is CpaCertificateType.LIFETIME
+            else ("cpa_expiry_date", "cpa_renewal_date")
+        )
+        if self._filled(other):
             self._error(
-                "cpa_expiry_date",
-                "cpa-expiry-required",
-                "CPA Expiry Date is required with a CPA Certificate Number.",
+                other,
+                "cpa-date-not-applicable",
+                f"A {kind.value} CPA certificate has a {HEADING_OF[own]}, not a "
+                f"{HEADING_OF[other]}; leave {HEADING_OF[other]} empty or change the CPA "
+                "Certificate Type.",
             )
-        elif expiry is not None and expiry <= self.context.upload_date:
+        if not self._filled(own):
+            code = "cpa-renewal-required" if own == "cpa_renewal_date" else "cpa-expiry-required"
             self._error(
-                "cpa_expiry_date",
+                own,
+                code,
+                f"{HEADING_OF[own]} is required with a {kind.value} CPA Certificate Number.",
+            )
+        ends = renewal if kind is CpaCertificateType.LIFETIME else expiry
+        if (
+            ends is not None
+            and ends <= self.context.upload_date
+            and status is not None
+            and status not in self.source.past_cpa_expiry_allowed
+        ):
+            lifetime = kind is CpaCertificateType.LIFETIME
+            self._error(
+                own,
                 "cpa-expired",
-                f"The CPA certificate expiry date {expiry.isoformat()} is not after today "
-                f"({self.context.upload_date.isoformat()}); an expired certificate cannot be "
-                "listed.",
+                f"The CPA certificate {'renewal' if lifetime else 'expiry'} date "
+                f"{ends.isoformat()} is not after today "
+                f"({self.context.upload_date.isoformat()}); "
+                + (
+                    "a lifetime certificate past its renewal date cannot be listed."
+                    if lifetime
+                    else "an expired certificate cannot be listed."
+                ),
             )
-        if expiry is not None and conditional is not None and conditional > expiry:
+        if ends is not None and conditional is not None and conditional > ends:
             self._error(
                 "cpa_conditional_date",
-                "conditional-after-expiry",
-                f"CPA Conditional Date {conditional.isoformat()} is after the CPA Expiry Date "
-                f"{expiry.isoformat()}; it must not be later.",
+                "conditional-after-expiry"
+                if own == "cpa_expiry_date"
+                else "conditional-after-renewal",
+                f"CPA Conditional Date {conditional.isoformat()} is after the {HEADING_OF[own]} "
+                f"{ends.isoformat()}; it must not be later.",
             )
-        if number is None or expiry is None:
-            return
-        on_record = self.context.cpa_certificates.get(number)
-        if on_record is not None and on_record[0] is not None and on_record[0] != expiry:
+        if number is not None and ends is not None:
+            self._one_certificate(number, CpaOnRecord(kind, expiry, renewal, conditional))
+
+    def _cpa_type(self) -> CpaCertificateType | None:
+        """The row's CPA Certificate Type; Fixed-term when not given, None when unknown."""
+        text = self._raw_text("cpa_certificate_type")
+        if text is None:
+            return CpaCertificateType.FIXED_TERM
+        kind = parse_cpa_certificate_type(text)
+        if kind is None:
             self._error(
-                "cpa_expiry_date",
-                "cpa-expiry-conflict",
-                f"CPA certificate {_show(number)} is on record with expiry date "
-                f"{on_record[0].isoformat()}, not {expiry.isoformat()}; one certificate has "
-                "one expiry date.",
+                "cpa_certificate_type",
+                "invalid-choice",
+                f"CPA Certificate Type must be 'Fixed-term' or 'Lifetime'; found {show(text)}.",
             )
+        return kind
+
+    def _one_certificate(self, number: str, given: CpaOnRecord) -> None:
+        """One CPA certificate has one type, one expiry or renewal date (and, where fixed,
+        one conditional date), in the register and across the rows of a file."""
+        on_record = self.context.cpa_certificates.get(number)
+        if on_record is not None:
+            self._same_certificate(number, given, on_record, "is on record with", None)
         earlier = self.seen_cpa.get(number)
         if earlier is None:
-            self.seen_cpa[number] = (expiry, self.row)
-        elif earlier[0] != expiry:
-            self._error(
+            self.seen_cpa[number] = (given, self.row)
+        else:
+            self._same_certificate(number, given, earlier[0], "is given", earlier[1])
+
+    def _same_certificate(
+        self,
+        number: str,
+        given: CpaOnRecord,
+        known: CpaOnRecord,
+        verb: str,
+        earlier_row: int | None,
+    ) -> None:
+        """Report where `given` differs from `known` (on record, or an earlier row)."""
+
+        def report(name: str, code: str, theirs: str, ours: str, what: str) -> None:
+            if earlier_row is None:
+                said = f"CPA certificate {show(number)} {verb} {theirs}, not {ours}"
+            else:
+                said = (
+                    f"CPA certificate {show(number)} {verb} {ours} here but {theirs} in row "
+                    f"{earlier_row}"
+                )
+            self._error(name, code, f"{said}; one certificate has {what}.")
+
+        if known.certificate_type is not given.certificate_type:
+            report(
+                "cpa_certificate_type",
+                "cpa-type-conflict",
+                f"type {known.certificate_type.value}",
+                f"type {given.certificate_type.value}",
+                "one type",
+            )
+            return
+        if known.expiry_date is not None and known.expiry_date != given.expiry_date:
+            assert given.expiry_date is not None
+            report(
                 "cpa_expiry_date",
                 "cpa-expiry-conflict",
-                f"CPA certificate {_show(number)} is given expiry date {expiry.isoformat()} "
-                f"here but {earlier[0].isoformat()} in row {earlier[1]}; one certificate has "
-                "one expiry date.",
+                f"expiry date {known.expiry_date.isoformat()}",
+                f"expiry date {given.expiry_date.isoformat()}",
+                "one expiry date",
+            )
+        if known.renewal_date is not None and known.renewal_date != given.renewal_date:
+            assert given.renewal_date is not None
+            report(
+                "cpa_renewal_date",
+                "cpa-renewal-conflict",
+                f"renewal date {known.renewal_date.isoformat()}",
+                f"renewal date {given.renewal_date.isoformat()}",
+                "one renewal date",
+            )
+        if self.source.cpa_conditional_date_fixed and known.conditional_date != (
+            given.conditional_date
+        ):
+            report(
+                "cpa_conditional_date",
+                "cpa-conditional-conflict",
+                _conditional(known.conditional_date),
+                _conditional(given.conditional_date),
+                "one conditional date",
             )
 
     def _previous_entry(self, entry: dict[str, Any], submission_type: str | None) -> str | None:
+        if not self.source.submission_evidence:
+            return None
         name = "previous_entry_id"
         raw = self._raw_text(name)
         if submission_type != FIRMWARE_UPDATE:
@@ -644,11 +810,11 @@ class _Checker:
             self._error(
                 name,
                 "previous-entry-not-found",
-                f"There is no CPL entry {_show(raw)}; give the ID of an Active entry, like "
+                f"There is no CPL entry {show(raw)}; give the ID of an Active entry, like "
                 "CPL-000123.",
             )
             return None
-        if previous.status != "active":
+        if previous.status != EntryStatus.ACTIVE:
             self._error(
                 name,
                 "previous-entry-not-active",
@@ -679,6 +845,8 @@ class _Checker:
         return entry_id
 
     def _smets1_statement(self, *, smets1: bool, spec: SpecificationInfo | None) -> str | None:
+        if not self.source.submission_evidence:
+            return None
         name = "smets1_compliance_statement"
         text = self._text(name)
         if smets1:
@@ -699,7 +867,7 @@ class _Checker:
 
     def _email(self) -> str | None:
         name = "contact_email"
-        text = self._text(name, required=True)
+        text = self._text(name, required=self.source.contact_email_required)
         if text is None:
             return None
         result = self.email_cache.get(text)
@@ -713,7 +881,7 @@ class _Checker:
             self._error(
                 name,
                 "invalid-email",
-                f"Contact Email {_show(text)} is not a valid email address: {result}",
+                f"Contact Email {show(text)} is not a valid email address: {result}",
             )
             return None
         return result
@@ -769,11 +937,19 @@ class _Checker:
 
 __all__ = [
     "FIRMWARE_UPDATE",
+    "IMPORT",
+    "LISTED_STATUSES",
     "NEW_DEVICE_MODEL",
+    "SUBMISSION_TYPES",
+    "UPLOAD",
     "CheckContext",
+    "CheckReport",
+    "CpaOnRecord",
     "PreviousEntry",
+    "RowSource",
     "check_rows",
     "check_workbook",
     "normalise_entry_id",
+    "parse_cpa_certificate_type",
     "referenced_entry_ids",
 ]

@@ -1,10 +1,16 @@
-"""The columns of the submission workbook (SPEC §3, format v1), in template order."""
+"""The columns of the workbooks the service reads, and the one way their headings are matched.
+
+Two layouts share these columns: the submission workbook (SPEC §3, format v1), in template
+order, and a published CPL (the layout of `/api/v1/cpl.xlsx`) that `import-cpl` loads.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cached_property
 
 SHEET_NAME = "CPL - New Entry"
+CPL_SHEET_NAME = "CPL"
 
 
 @dataclass(frozen=True)
@@ -20,7 +26,7 @@ class Column:
     field: str
     required: bool
     description: str
-    kind: str = "text"  # text | hex | date | choice | email
+    kind: str = "text"  # text | hex | date | datetime | choice | email | flag
 
 
 COLUMNS: tuple[Column, ...] = (
@@ -119,8 +125,8 @@ COLUMNS: tuple[Column, ...] = (
         "CPA Expiry Date",
         "cpa_expiry_date",
         False,
-        "Required with a CPA certificate number: the certificate's expiry date, as an Excel "
-        "date or YYYY-MM-DD, after today.",
+        "Required with a Fixed-term CPA certificate number: the certificate's expiry date, as "
+        "an Excel date or YYYY-MM-DD, after today. Leave it empty for a Lifetime certificate.",
         "date",
     ),
     Column(
@@ -128,7 +134,25 @@ COLUMNS: tuple[Column, ...] = (
         "cpa_conditional_date",
         False,
         "Optional: the date by which a conditional CPA certificate's conditions must be met; "
-        "not after the CPA Expiry Date.",
+        "not after the CPA Expiry Date (or, for a Lifetime certificate, the CPA Renewal Date).",
+        "date",
+    ),
+    Column(
+        "CPA Certificate Type",
+        "cpa_certificate_type",
+        False,
+        "Optional: 'Fixed-term' (the default when empty) for a CPA certificate with an expiry "
+        "date, or 'Lifetime' for an NCSC lifetime certificate, which has a renewal date instead "
+        "(SEC modification MP209).",
+        "choice",
+    ),
+    Column(
+        "CPA Renewal Date",
+        "cpa_renewal_date",
+        False,
+        "Required for a Lifetime CPA certificate, which then has no CPA Expiry Date: the "
+        "certificate's renewal date, as an Excel date or YYYY-MM-DD, after today. Leave it "
+        "empty for a Fixed-term certificate.",
         "date",
     ),
     Column(
@@ -174,8 +198,37 @@ COLUMNS: tuple[Column, ...] = (
     ),
 )
 
+# The columns a published CPL has besides those of a submission: what the CPL records
+# about each listed entry.
+LISTING_COLUMNS: tuple[Column, ...] = (
+    Column("CPL Entry ID", "entry_id", True, "The entry's ID, e.g. CPL-000123."),
+    Column("Status", "status", True, "Active, Expired, Cancelled or Withdrawn.", "choice"),
+    Column(
+        "Status Effective Date",
+        "status_effective_at",
+        False,
+        "When the entry took its status.",
+        "datetime",
+    ),
+    Column(
+        "Panel Decision Reference",
+        "panel_decision_ref",
+        False,
+        "The Panel decision that removed the entry.",
+    ),
+    Column(
+        "Removal Proposed",
+        "removal_proposed",
+        False,
+        "Yes while the Panel considers removing the entry.",
+        "flag",
+    ),
+    Column("SMETS1", "smets1", False, "Yes for a SMETS1 entry.", "flag"),
+)
+
 BY_FIELD: dict[str, Column] = {c.field: c for c in COLUMNS}
-HEADING_OF: dict[str, str] = {c.field: c.heading for c in COLUMNS}
+# The heading of every field a workbook can give, for issues about it.
+HEADING_OF: dict[str, str] = {c.field: c.heading for c in (*COLUMNS, *LISTING_COLUMNS)}
 REQUIRED_FIELDS: frozenset[str] = frozenset(c.field for c in COLUMNS if c.required)
 
 
@@ -194,18 +247,61 @@ def heading_key(text: str) -> str:
     return key
 
 
-_BY_KEY: dict[str, Column] = {heading_key(c.heading): c for c in COLUMNS}
+@dataclass(frozen=True)
+class Layout:
+    """A sheet the service reads rows from.
 
-
-def match_heading(text: object) -> Column | None:
-    """The column a heading cell names, if any.
-
-    Args:
-        text: a cell value from a candidate heading row.
-
-    Returns:
-        The matching column, or None when the cell is not a known heading.
+    Attributes:
+        sheet_name: the sheet to read, matched like a heading (else the first sheet).
+        columns: the columns the sheet may have; the `required` ones must all be present.
+        min_heading_matches: how many known headings make a row the heading row.
     """
-    if not isinstance(text, str):
-        return None
-    return _BY_KEY.get(heading_key(text))
+
+    sheet_name: str
+    columns: tuple[Column, ...]
+    min_heading_matches: int
+
+    @cached_property
+    def _by_key(self) -> dict[str, Column]:
+        return {heading_key(c.heading): c for c in self.columns}
+
+    @cached_property
+    def required_fields(self) -> frozenset[str]:
+        """The fields whose columns every sheet of this layout must have."""
+        return frozenset(c.field for c in self.columns if c.required)
+
+    def match(self, text: object) -> Column | None:
+        """The column a heading cell names, if any.
+
+        Args:
+            text: a cell value from a candidate heading row.
+
+        Returns:
+            The matching column, or None when the cell is not a heading of this layout.
+        """
+        if not isinstance(text, str):
+            return None
+        return self._by_key.get(heading_key(text))
+
+
+SUBMISSION_LAYOUT = Layout(SHEET_NAME, COLUMNS, min_heading_matches=3)
+
+# A published CPL never carries what only a submission needs; it may leave out the
+# Submission Type (New Device Model is assumed) and the Contact Email (personal data,
+# never published).
+_SUBMISSION_ONLY = frozenset(
+    {"previous_entry_id", "certificate_mapping_evidence", "smets1_compliance_statement"}
+)
+_OPTIONAL_IN_CPL = frozenset({"submission_type", "contact_email"})
+CPL_LAYOUT = Layout(
+    CPL_SHEET_NAME,
+    (
+        *LISTING_COLUMNS,
+        *(
+            replace(c, required=c.required and c.field not in _OPTIONAL_IN_CPL)
+            for c in COLUMNS
+            if c.field not in _SUBMISSION_ONLY
+        ),
+    ),
+    min_heading_matches=1,
+)

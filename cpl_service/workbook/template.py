@@ -11,8 +11,9 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
+from cpl_service.certificates.cpa import CpaCertificateType
 from cpl_service.devices import DEVICE_TYPES, CertificateKind
-from cpl_service.workbook.checks import SUBMISSION_TYPES
+from cpl_service.workbook.context import SUBMISSION_TYPES
 from cpl_service.workbook.headings import COLUMNS, SHEET_NAME
 from cpl_service.workbook.specifications import SpecificationInfo
 
@@ -77,6 +78,9 @@ def _entry_sheet(
         "physical_device_type": _list_range(lists, 2, "Physical Device Type", devices),
         "technical_specification": _list_range(lists, 3, "Technical Specification", tech),
         "gbcs_version": _list_range(lists, 4, "GBCS Version", gbcs),
+        "cpa_certificate_type": _list_range(
+            lists, 5, "CPA Certificate Type", [t.value for t in CpaCertificateType]
+        ),
     }
     last_row = TEMPLATE_ROWS + 1
     for index, column in enumerate(COLUMNS, start=1):
@@ -131,6 +135,10 @@ def _instructions(sheet: Worksheet, specifications: Sequence[SpecificationInfo])
         "Type identifiers (Manufacturer ID, Model ID, Hardware and Firmware Version, Image "
         "Hash) as text so that leading zeros are kept; these columns are formatted as Text.",
         "Dates: use an Excel date or write YYYY-MM-DD.",
+        "CPA certificates: a Fixed-term certificate (the default) has a CPA Expiry Date; an "
+        "NCSC Lifetime certificate (SEC modification MP209) has a CPA Renewal Date instead. "
+        "Choose the CPA Certificate Type and fill in exactly one of the two dates. A "
+        "certificate ends on the earliest of its expiry, renewal and conditional dates.",
         "Upload the saved .xlsx (or .xlsm; macros are never run) to the CPL service. At most "
         "20,000 rows and 10 MB per workbook. If any row has a Manufacturer Image Hash, the "
         "upload must carry a detached signature over the workbook file.",
@@ -185,6 +193,12 @@ def _matrix(sheet: Worksheet) -> None:
         value="SMETS1 devices need no CPA certificate; they need a SMETS1 Compliance Statement "
         "instead. A certificate number a type does not need must be left empty. IHDs and other "
         "Type 2 devices are not listed on the CPL.",
+    )
+    sheet.cell(
+        row=note_row + 1,
+        column=1,
+        value="A CPA certificate is Fixed-term (it has an expiry date) or Lifetime (it has a "
+        "renewal date, SEC MP209); give CPA Certificate Type and the one date that type has.",
     )
     sheet.column_dimensions["A"].width = 48
     sheet.column_dimensions["B"].width = 14

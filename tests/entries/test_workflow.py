@@ -6,7 +6,8 @@ import itertools
 
 import pytest
 
-from cpl_service.entries.workflow import TRANSITIONS, EntryStatus, allowed
+from cpl_service.entries.models import EntryStatus
+from cpl_service.entries.workflow import TRANSITIONS, allowed
 
 EXPECTED_ALLOWED = {
     ("pending_review", "active"),

@@ -19,7 +19,7 @@ from sqlmodel import Session
 from cpl_service.cli import main as cli_main
 from cpl_service.clock import utcnow
 from cpl_service.config import Settings
-from cpl_service.extracts.models import Extract
+from cpl_service.extracts.models import DccStatus, Extract
 from cpl_service.extracts.service import dcc_status, store_gzip
 from tests.conftest import MakeParty, auth
 from tests.factories import make_entry
@@ -302,7 +302,7 @@ def test_overdue_only_after_the_window() -> None:
     assert dcc_status(extract, now=issued + timedelta(hours=24, seconds=1), ack_hours=24) == (
         "overdue"
     )
-    extract.dcc_status = "loaded"
+    extract.dcc_status = DccStatus.LOADED
     assert dcc_status(extract, now=issued + timedelta(days=9), ack_hours=24) == "loaded"
 
 

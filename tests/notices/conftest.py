@@ -17,9 +17,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlmodel import Session
 
-from cpl_service.certificates.models import AssuranceCertificate
+from cpl_service.certificates.models import AssuranceCertificate, CertificateStatus
 from cpl_service.config import Settings
-from cpl_service.entries.models import Entry, format_entry_id
+from cpl_service.entries.models import Entry, EntryStatus, format_entry_id
 
 
 @dataclass
@@ -111,7 +111,7 @@ def add_certificate(session: Session) -> AddCertificate:
             number=number,
             cpa_expiry_date=expiry,
             cpa_conditional_date=conditional,
-            status=status,
+            status=CertificateStatus(status),
         )
         session.add(cert)
         session.commit()
@@ -150,7 +150,7 @@ def add_entry(session: Session) -> AddEntry:
             zigbee_certificate_number="ZB-1",
             cpa_certificate_number=cpa_number,
             contact_email=contact,
-            status=status,
+            status=EntryStatus(status),
         )
         session.add(entry)
         session.commit()

@@ -9,9 +9,10 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from cpl_service.api.routes.notices import router
+from cpl_service.clock import utcnow
 from cpl_service.config import Settings
 from cpl_service.notices import messages
-from cpl_service.notices.models import Notice
+from cpl_service.notices.models import Notice, NoticeStatus
 from cpl_service.notices.service import queue_notice
 from tests.conftest import MakeParty, auth
 
@@ -39,12 +40,13 @@ def _seed(session: Session) -> None:
             recipients=[f"r{n}@example.com", "x@example.com"],
             cc=["secas@secas.test"],
             composed=composed,
+            now=utcnow(),
         )
     session.commit()
     for n, status in enumerate(["sent", "queued", "failed", "queued"]):
         notice = session.get(Notice, n + 1)
         assert notice is not None
-        notice.status = status
+        notice.status = NoticeStatus(status)
         notice.attempts = 3 if status == "failed" else 1
         notice.last_error = "cannot connect" if status != "sent" else None
         session.add(notice)

@@ -71,7 +71,9 @@ def test_concurrent_runs_send_each_notice_exactly_once(
         try:
             barrier.wait()
             results.append(
-                run_notices(engine=own_engine, settings=smtp_settings, as_of=NOW.date(), now=NOW)
+                run_notices(
+                    engine=own_engine, settings=smtp_settings, as_of=NOW.date(), clock=lambda: NOW
+                )
             )
         except BaseException as exc:
             errors.append(exc)

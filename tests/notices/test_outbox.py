@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from cpl_service.clock import utcnow
 from cpl_service.config import Settings
 from cpl_service.notices import service
 from cpl_service.notices.models import Notice
@@ -19,7 +20,7 @@ NOW = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
 
 
 def run(engine: Engine, settings: Settings, day: date) -> service.RunSummary:
-    return run_notices(engine=engine, settings=settings, as_of=day, now=NOW)
+    return run_notices(engine=engine, settings=settings, as_of=day, clock=lambda: NOW)
 
 
 def parts(message: EmailMessage) -> tuple[str, str]:
@@ -114,11 +115,11 @@ def test_the_full_12_6_month_and_end_sequence(
     assert len(smtp_server.messages) == 5
     stored = notices(engine)
     assert {n.key for n in stored} == {
-        f"cpa:{cert.id}:12m:maker-a@example.com",
-        f"cpa:{cert.id}:12m:maker-b@example.com",
-        f"cpa:{cert.id}:6m:maker-a@example.com",
-        f"cpa:{cert.id}:6m:maker-b@example.com",
-        f"cpa:{cert.id}:end:secas@secas.test",
+        f"cpa:{cert.id}:2027-08-31:12m:maker-a@example.com",
+        f"cpa:{cert.id}:2027-08-31:12m:maker-b@example.com",
+        f"cpa:{cert.id}:2027-08-31:6m:maker-a@example.com",
+        f"cpa:{cert.id}:2027-08-31:6m:maker-b@example.com",
+        f"cpa:{cert.id}:2027-08-31:end:secas@secas.test",
     }
     assert all(n.status == "sent" and n.attempts == 1 and n.sent_at for n in stored)
     assert len({str(r.message["Message-ID"]) for r in smtp_server.messages}) == 5
@@ -140,7 +141,7 @@ def test_a_late_first_run_sends_only_the_six_month_notice(
     assert subjects == ["CPA certificate CPA-7 ends on 31 August 2027: 6-month notice"]
 
 
-def test_a_conditional_date_cleared_after_a_notice_does_not_resend(
+def test_a_conditional_date_cleared_after_a_notice_does_not_resend_but_arms_the_new_end(
     engine: Engine,
     session: Session,
     smtp_settings: Settings,
@@ -158,13 +159,23 @@ def test_a_conditional_date_cleared_after_a_notice_does_not_resend(
     cert.cpa_conditional_date = None  # the conditions were met
     session.add(cert)
     session.commit()
-    for day in (date(2027, 9, 1), date(2028, 12, 31), date(2029, 6, 30), date(2029, 12, 30)):
+    # The 6-month notice for 31 August 2027 is never sent again; the end is now the
+    # expiry, 31 December 2029, and its own notices go out once each.
+    for day in (date(2027, 9, 1), date(2028, 12, 30)):
         assert run(engine, smtp_settings, day).sent == 0, day
+    assert run(engine, smtp_settings, date(2028, 12, 31)).sent == 1
+    assert run(engine, smtp_settings, date(2029, 6, 29)).sent == 0
+    assert run(engine, smtp_settings, date(2029, 6, 30)).sent == 1
+    assert run(engine, smtp_settings, date(2029, 12, 30)).sent == 0
     end = run(engine, smtp_settings, date(2029, 12, 31))
     assert end.sent == 1
-    assert smtp_server.messages[1].message["Subject"] == (
-        "CPA certificate CPA-C ended on 31 December 2029: 1 CPL entry due for removal"
-    )
+    subjects = [m.message["Subject"] for m in smtp_server.messages[1:]]
+    assert subjects == [
+        "CPA certificate CPA-C ends on 31 December 2029: 12-month notice",
+        "CPA certificate CPA-C ends on 31 December 2029: 6-month notice",
+        "CPA certificate CPA-C ended on 31 December 2029: 1 CPL entry due for removal",
+    ]
+    assert "its expiry date" in parts(smtp_server.messages[1].message)[0]
 
 
 def test_a_certificate_revoked_before_its_notice_gets_none(
@@ -294,24 +305,27 @@ def test_a_message_refused_for_every_recipient_stays_queued_and_is_given_up(
             kind="test",
             recipients=[f"{name}@x.test"],
             composed=composed,
+            now=NOW,
         )
     session.commit()
 
     first = service.send_queued(
-        engine=engine, transport=_smtp(smtp_settings), settings=smtp_settings
+        engine=engine, transport=_smtp(smtp_settings), settings=smtp_settings, clock=utcnow
     )
     assert (first.sent, first.failed, first.gave_up) == (1, 1, 0)
     bad = _by_key(engine, "test:bad")
     assert (bad.status, bad.attempts) == ("queued", 1)
     assert bad.last_error and "no such mailbox" in bad.last_error
-    service.send_queued(engine=engine, transport=_smtp(smtp_settings), settings=smtp_settings)
+    service.send_queued(
+        engine=engine, transport=_smtp(smtp_settings), settings=smtp_settings, clock=utcnow
+    )
     last = service.send_queued(
-        engine=engine, transport=_smtp(smtp_settings), settings=smtp_settings
+        engine=engine, transport=_smtp(smtp_settings), settings=smtp_settings, clock=utcnow
     )
     assert (last.sent, last.failed, last.gave_up) == (0, 1, 1)
     assert _by_key(engine, "test:bad").status == "failed"
     after = service.send_queued(
-        engine=engine, transport=_smtp(smtp_settings), settings=smtp_settings
+        engine=engine, transport=_smtp(smtp_settings), settings=smtp_settings, clock=utcnow
     )
     assert (after.sent, after.failed) == (0, 0)
     assert [r.message["To"] for r in smtp_server.messages] == ["good@x.test"]

@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from cpl_service.config import Settings
-from cpl_service.extracts.models import Extract
+from cpl_service.extracts.models import DccStatus, Extract
 from cpl_service.notices.service import (
     queue_acknowledgement_notice,
     queue_overdue_alerts,
@@ -36,7 +36,7 @@ def make_extract(
         change_count=3,
         payload=payload,
         signature=b"sig",
-        dcc_status=status,
+        dcc_status=DccStatus(status),
     )
     session.add(extract)
     session.commit()
@@ -61,7 +61,9 @@ def test_publication_and_acknowledgement_reach_every_party_once(
     session.commit()
     # Queuing alone sends nothing; the run does.
     assert smtp_server.messages == []
-    summary = run_notices(engine=engine, settings=smtp_settings, as_of=ISSUED.date(), now=ISSUED)
+    summary = run_notices(
+        engine=engine, settings=smtp_settings, as_of=ISSUED.date(), clock=lambda: ISSUED
+    )
     assert summary.sent == 3
     received = {str(r.message["To"]): r.message for r in smtp_server.messages}
     assert set(received) == {
@@ -75,7 +77,7 @@ def test_publication_and_acknowledgement_reach_every_party_once(
     assert "Dear Acme <Meters>," in text and "Dear Acme &lt;Meters&gt;," in html
     assert extract.sha256 in text and "DCC load is pending" in text
 
-    extract.dcc_status = "loaded"
+    extract.dcc_status = DccStatus.LOADED
     extract.acknowledged_at = ISSUED + timedelta(hours=2)
     extract.acknowledgement_detail = "Loaded into SMI <ok>"
     session.add(extract)
@@ -87,7 +89,9 @@ def test_publication_and_acknowledgement_reach_every_party_once(
     )
     session.commit()
     assert (
-        run_notices(engine=engine, settings=smtp_settings, as_of=ISSUED.date(), now=ISSUED).sent
+        run_notices(
+            engine=engine, settings=smtp_settings, as_of=ISSUED.date(), clock=lambda: ISSUED
+        ).sent
         == 3
     )
     acks = smtp_server.messages[3:]
@@ -97,7 +101,9 @@ def test_publication_and_acknowledgement_reach_every_party_once(
     text, html = parts(acks[0].message)
     assert "Loaded into SMI <ok>" in text and "Loaded into SMI &lt;ok&gt;" in html
     assert (
-        run_notices(engine=engine, settings=smtp_settings, as_of=ISSUED.date(), now=ISSUED).sent
+        run_notices(
+            engine=engine, settings=smtp_settings, as_of=ISSUED.date(), clock=lambda: ISSUED
+        ).sent
         == 0
     )
 
@@ -117,7 +123,7 @@ def test_a_rejected_load_is_announced(
         queue_acknowledgement_notice(session=session, extract=extract, settings=smtp_settings) == 1
     )
     session.commit()
-    run_notices(engine=engine, settings=smtp_settings, as_of=ISSUED.date(), now=ISSUED)
+    run_notices(engine=engine, settings=smtp_settings, as_of=ISSUED.date(), clock=lambda: ISSUED)
     (message,) = [r.message for r in smtp_server.messages]
     assert message["Subject"] == "CPL version 2: DCC rejected the load (3 March 2026 10:30 UTC)"
     assert "signature chain not trusted" in parts(message)[0]

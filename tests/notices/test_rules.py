@@ -218,7 +218,8 @@ def test_runs_starting_after_the_six_month_threshold_never_send_the_12_month_not
     first = threshold_date(end, T6) + timedelta(days=first_run_offset)
     days = [first + timedelta(days=i) for i in range(0, 400, 7)]
     sent = _simulate(cert(end), days)
-    assert [t for t, _ in sent] == [T6, END] if first < end else [END]
+    expected = [T6, END] if first < end else [END]
+    assert [t for t, _ in sent] == expected
 
 
 def test_weekly_runs_never_miss_a_threshold() -> None:

@@ -47,6 +47,8 @@ def entry_fields(number: int, **overrides: Any) -> dict[str, Any]:
         "status_effective_at": BASE_TIME,
     }
     fields.update(overrides)
+    if "cpa_certificate_type" not in overrides:
+        fields["cpa_certificate_type"] = "Fixed-term" if fields["cpa_certificate_number"] else None
     if "first_active_at" not in overrides:
         fields["first_active_at"] = (
             fields["status_effective_at"] if fields["status"] in LISTED else None

@@ -88,7 +88,7 @@ def test_xlsx_cpl_sheet_is_a_pleasant_table(
     assert workbook.sheetnames == ["CPL", "Changes", "About"]
     sheet = workbook["CPL"]
     assert sheet.freeze_panes == "A2"
-    assert sheet.auto_filter.ref == f"A1:X{len(mixed_entries) - 2 + 1}"
+    assert sheet.auto_filter.ref == f"A1:Z{len(mixed_entries) - 2 + 1}"
     headings = [c.value for c in sheet[1]]
     assert tuple(headings) == HEADINGS
     assert sheet.column_dimensions["A"].width and sheet.column_dimensions["A"].width > 10

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cpl_service.entries.models import Entry
-from cpl_service.publication.rows import EXTRACT_FIELDS, public_entry
+from cpl_service.extracts.rows import EXTRACT_FIELDS, public_entry
 from tests.publication.conftest import MakeEntry
 
 URL = "/api/v1/cpl"

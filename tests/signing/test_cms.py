@@ -10,7 +10,7 @@ import pytest
 from asn1crypto import cms
 
 from cpl_service.errors import SignatureError
-from cpl_service.signing.cms import sign_detached, verify_detached
+from cpl_service.signing.cms import sign_detached
 from cpl_service.signing.devpki import DevPki, issue_certificate
 from cpl_service.signing.errors import (
     BadSignatureError,
@@ -20,6 +20,7 @@ from cpl_service.signing.errors import (
     UntrustedChainError,
 )
 from cpl_service.signing.keys import FileSigner, Signer
+from cpl_service.signing.verify import verify_detached
 from tests.signing.conftest import NOW, RunOpenssl, leaf_from, requires_openssl, signer_for
 
 CONTENT = b'{"format":"cpl-extract/1","sequence":1}'

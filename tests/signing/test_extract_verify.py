@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
 
 from cpl_service.cli import main
 from cpl_service.extracts.canonical import canonical_json
@@ -313,3 +314,26 @@ def test_hazmat_is_imported_only_by_the_signing_package() -> None:
         and path.parent.name != "signing"
     ]
     assert offenders == []
+
+
+@pytest.mark.parametrize(
+    ("purposes", "accepted"),
+    [
+        (None, True),
+        (["1.3.6.1.5.5.7.3.36"], True),  # id-kp-documentSigning
+        (["1.3.6.1.5.5.7.3.4"], True),  # emailProtection
+        (["2.5.29.37.0"], True),  # anyExtendedKeyUsage
+        (["1.3.6.1.5.5.7.3.1", "1.3.6.1.5.5.7.3.36"], True),
+        (["1.3.6.1.5.5.7.3.1"], False),  # serverAuth only
+        (["1.3.6.1.5.5.7.3.3"], False),  # codeSigning only
+    ],
+)
+def test_signer_extended_key_usage(pki: DevPki, purposes: list[str] | None, accepted: bool) -> None:
+    oids = [x509.ObjectIdentifier(p) for p in purposes] if purposes else None
+    leaf = leaf_from(pki, extended_key_usage=oids)
+    payload, signature = _signed(signer_for(leaf, pki.issuing_ca), make_extract())
+    if accepted:
+        assert _verify(pki, payload, signature)["sequence"] == 1
+    else:
+        with pytest.raises(KeyUsageError, match="not for signing documents"):
+            _verify(pki, payload, signature)

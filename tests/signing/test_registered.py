@@ -10,7 +10,7 @@ from asn1crypto import cms, pem
 from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
-from cpl_service.signing.cms import sign_detached, verify_with_registered
+from cpl_service.signing.cms import sign_detached
 from cpl_service.signing.devpki import DevPki, issue_certificate
 from cpl_service.signing.errors import (
     BadSignatureError,
@@ -19,6 +19,7 @@ from cpl_service.signing.errors import (
     SignerNotValidError,
     UnregisteredSignerError,
 )
+from cpl_service.signing.verify import verify_with_registered
 from tests.signing.conftest import NOW, RunOpenssl, leaf_from, requires_openssl, signer_for
 
 WORKBOOK = b"PK\x03\x04 pretend this is an .xlsx"

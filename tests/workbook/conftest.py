@@ -13,6 +13,7 @@ import pytest
 from cpl_service.workbook import (
     CheckContext,
     CheckReport,
+    CpaOnRecord,
     PreviousEntry,
     SpecificationInfo,
     check_workbook,
@@ -66,6 +67,8 @@ def valid_row_dict() -> dict[str, Any]:
         "CPA Certificate Number": "CPA-0001",
         "CPA Expiry Date": date(2030, 1, 1),
         "CPA Conditional Date": None,
+        "CPA Certificate Type": None,
+        "CPA Renewal Date": None,
         "Manufacturer Image Hash": None,
         "Manufacturer Image Hash Creator": None,
         "Certificate Mapping Evidence": None,
@@ -87,7 +90,7 @@ def make_context(role: str = "manufacturer", **overrides: Any) -> CheckContext:
         "upload_date": UPLOAD_DATE,
         "specifications": {s.name: s for s in SPECIFICATIONS},
         "live_identities": frozenset({("AB01", "5555", "0101", "00000001", "GSME")}),
-        "cpa_certificates": {"CPA-OLD": (date(2030, 6, 30), None)},
+        "cpa_certificates": {"CPA-OLD": CpaOnRecord(expiry_date=date(2030, 6, 30))},
         "entries": ENTRIES,
     }
     values.update(overrides)

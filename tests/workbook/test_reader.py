@@ -6,6 +6,7 @@ import io
 import struct
 import time
 import zipfile
+import zlib
 from typing import Any
 
 import openpyxl
@@ -13,6 +14,7 @@ import pytest
 
 from cpl_service.errors import UnreadableWorkbookError, UnsupportedFileError, UploadTooLargeError
 from cpl_service.workbook import ReadLimits, read_workbook
+from cpl_service.workbook.headings import CPL_LAYOUT
 
 from .conftest import HEADINGS, build_xlsx, check_xlsx, codes, valid_row_dict
 
@@ -52,6 +54,25 @@ def test_duplicate_heading_is_an_error() -> None:
     headings = [*HEADINGS, "Model ID"]
     report = check_xlsx(build_xlsx([valid_row_dict()], headings=headings))
     assert (1, "Model ID", "duplicate-column") in codes(report)
+
+
+def test_cpl_layout_reads_a_published_cpl() -> None:
+    data = build_xlsx(
+        [{"CPL Entry ID": "CPL-000001", "Status": "Active"}],
+        headings=["CPL Entry ID", "Status"],
+        sheet_name="CPL",
+    )
+    parsed = read_workbook(data, layout=CPL_LAYOUT)
+    assert parsed.sheet_name == "CPL"
+    assert parsed.rows[0].values == {"entry_id": "CPL-000001", "status": "Active"}
+    missing = {i.column for i in parsed.issues if i.code == "missing-column"}
+    assert missing == {c.heading for c in CPL_LAYOUT.columns if c.required} - {
+        "CPL Entry ID",
+        "Status",
+    }
+    assert {"Submission Type", "Contact Email", "Manufacturer ID"} & missing == {"Manufacturer ID"}
+    # Those headings are not a submission's: as an upload the sheet has no heading row.
+    _raises(UnreadableWorkbookError, data, "CPL - New Entry")
 
 
 def test_sheet_name_case_insensitive_and_fallback_to_first_sheet() -> None:
@@ -169,6 +190,33 @@ def test_zip_bomb_compression_ratio(good_xlsx: bytes) -> None:
 
 def test_member_larger_than_it_declares(good_xlsx: bytes) -> None:
     data = _patch_sizes(good_xlsx, "xl/worksheets/sheet1.xml", uncompressed=100)
+    _raises(UnreadableWorkbookError, data, "larger than it declares")
+
+
+def _declare(data: bytes, name: str, *, size: int, crc: int) -> bytes:
+    """Rewrite the size and CRC a member declares, in both of its headers."""
+    patched = bytearray(data)
+    info = zipfile.ZipFile(io.BytesIO(data)).NameToInfo[name]
+    struct.pack_into("<I", patched, info.header_offset + 14, crc)
+    struct.pack_into("<I", patched, info.header_offset + 22, size)
+    central = patched.find(b"PK\x01\x02")
+    while patched[central + 46 : central + 46 + len(name)] != name.encode():
+        central = patched.find(b"PK\x01\x02", central + 4)
+    struct.pack_into("<I", patched, central + 16, crc)
+    struct.pack_into("<I", patched, central + 24, size)
+    return bytes(patched)
+
+
+@pytest.mark.parametrize("crc_over", [0, 1], ids=["crc-of-declared-part", "crc-of-one-more-byte"])
+def test_member_larger_than_it_declares_with_a_matching_checksum(
+    good_xlsx: bytes, crc_over: int
+) -> None:
+    # The part's stream goes on past the size it declares, and its CRC is made to match
+    # what it declares (or one byte more): stopping at the declared size is not enough.
+    name = "xl/worksheets/sheet1.xml"
+    content = zipfile.ZipFile(io.BytesIO(good_xlsx)).read(name)
+    size = len(content) - 10
+    data = _declare(good_xlsx, name, size=size, crc=zlib.crc32(content[: size + crc_over]))
     _raises(UnreadableWorkbookError, data, "larger than it declares")
 
 

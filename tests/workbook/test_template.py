@@ -66,6 +66,7 @@ def test_drop_downs(template: bytes) -> None:
     assert "SMETS2 v4.2" in tech and "GBCS v3.2" not in tech
     assert values(lists[f"{letter['GBCS Version']}2"]) == ["GBCS v2.0", "GBCS v3.2", "GBCS v4.0"]
     assert "ESME_SINGLE" in values(lists[f"{letter['Physical Device Type']}2"])
+    assert values(lists[f"{letter['CPA Certificate Type']}2"]) == ["Fixed-term", "Lifetime"]
 
 
 def test_instructions_and_matrix(template: bytes) -> None:
@@ -76,12 +77,17 @@ def test_instructions_and_matrix(template: bytes) -> None:
     matrix = {row[1]: row[2:5] for row in book["Certificate Matrix"].iter_rows(values_only=True)}
     assert matrix["PPMID"] == ("Required", "-", "-")
     assert matrix["ESME_POLY"] == ("Required", "Required", "Required")
+    instructions = " ".join(str(t) for t in text)
+    assert "Lifetime certificate (SEC modification MP209) has a CPA Renewal Date" in instructions
+    notes = [c for row in book["Certificate Matrix"].iter_rows(values_only=True) for c in row if c]
+    assert any("Lifetime (it has a renewal date" in str(n) for n in notes)
 
 
 def test_date_and_text_formats(template: bytes) -> None:
     sheet = _open(template)[SHEET_NAME]
     letter = {c.heading: openpyxl.utils.get_column_letter(i) for i, c in enumerate(COLUMNS, 1)}
     assert sheet.column_dimensions[letter["CPA Expiry Date"]].number_format == "yyyy-mm-dd"
+    assert sheet.column_dimensions[letter["CPA Renewal Date"]].number_format == "yyyy-mm-dd"
     assert sheet.column_dimensions[letter["Firmware Version"]].number_format == "@"
 
 

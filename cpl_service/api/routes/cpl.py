@@ -8,11 +8,11 @@ from typing import IO, Annotated, Any
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from pydantic import BaseModel
-from sqlalchemy import Engine
-from sqlmodel import Session
 
 from cpl_service.api.deps import EngineDep, SessionDep, SettingsDep
 from cpl_service.api.encoding import gzip_if_accepted
+from cpl_service.api.params import Offset
+from cpl_service.clock import utcnow
 from cpl_service.publication import exports, service
 
 router = APIRouter(tags=["public CPL"])
@@ -39,7 +39,7 @@ def list_cpl(
     manufacturer_id: Annotated[str | None, Query(description="4 hex digits")] = None,
     q: Annotated[str | None, Query(max_length=200, description="free-text search")] = None,
     limit: Annotated[int, Query(ge=1, le=service.MAX_LIMIT)] = service.DEFAULT_LIMIT,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     accept_encoding: Annotated[str | None, Header()] = None,
 ) -> Response:
     """Every entry ever made Active, with its current status, sorted by entry ID."""
@@ -56,12 +56,6 @@ def _attachment(filename: str) -> dict[str, str]:
     return {"Content-Disposition": f'attachment; filename="{filename}"'}
 
 
-def _csv_stream(engine: Engine) -> Iterator[bytes]:
-    # The stream outlives the request's dependencies, so it holds its own session.
-    with Session(engine) as session:
-        yield from exports.iter_csv(session=session)
-
-
 def _file_stream(handle: IO[bytes]) -> Iterator[bytes]:
     try:
         while chunk := handle.read(_CHUNK):
@@ -74,12 +68,14 @@ def _file_stream(handle: IO[bytes]) -> Iterator[bytes]:
 def download_csv(engine: EngineDep) -> StreamingResponse:
     """The public CPL as CSV (UTF-8 with a byte-order mark, so Excel reads it right)."""
     return StreamingResponse(
-        _csv_stream(engine), media_type=exports.CSV_MEDIA_TYPE, headers=_attachment("cpl.csv")
+        exports.stream_csv(engine),
+        media_type=exports.CSV_MEDIA_TYPE,
+        headers=_attachment("cpl.csv"),
     )
 
 
 @router.get("/cpl.xlsx", response_class=FileResponse)
 def download_xlsx(session: SessionDep, settings: SettingsDep) -> FileResponse:
     """The public CPL as a workbook: sheets CPL, Changes (since the last extract), About."""
-    path = exports.cached_xlsx(session=session, cache_dir=settings.data_dir / "cache")
+    path = exports.cached_xlsx(session=session, cache_dir=settings.data_dir / "cache", now=utcnow())
     return FileResponse(path, media_type=exports.XLSX_MEDIA_TYPE, headers=_attachment("cpl.xlsx"))

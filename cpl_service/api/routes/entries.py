@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from sqlmodel import Session
 
 from cpl_service.api.deps import CurrentParty, SecasParty, SessionDep, SupplierParty
+from cpl_service.api.params import EntryIdPath, IdQuery, Offset
 from cpl_service.api.schemas import (
     ApprovalIn,
     EntryPage,
@@ -16,9 +17,10 @@ from cpl_service.api.schemas import (
     RemovalIn,
     SupplierConfirmationIn,
 )
+from cpl_service.clock import utcnow
 from cpl_service.entries import service
-from cpl_service.entries.models import Entry
-from cpl_service.entries.workflow import EntryStatus
+from cpl_service.entries.models import Entry, EntryStatus
+from cpl_service.parties.models import Actor
 
 router = APIRouter(prefix="/entries", tags=["entries"])
 
@@ -27,7 +29,7 @@ def _with_history(session: Session, entry: Entry) -> EntryPublic:
     return EntryPublic.of(entry, service.history(session=session, entry=entry))
 
 
-def visible_entry(entry_id: str, session: SessionDep, party: CurrentParty) -> Entry:
+def visible_entry(entry_id: EntryIdPath, session: SessionDep, party: CurrentParty) -> Entry:
     return service.visible_entry(session=session, party=party, entry_id=entry_id)
 
 
@@ -43,13 +45,13 @@ def list_entries(
     manufacturer_id: Annotated[str | None, Query(max_length=4)] = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
     removal_proposed: bool | None = None,
-    submission_id: int | None = None,
+    submission_id: IdQuery = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> EntryPage:
     """Entries you may see, filtered and paged."""
     filters = service.EntryFilters(
-        status=status.value if status else None,
+        status=status,
         device_type=device_type,
         manufacturer_id=manufacturer_id,
         q=q,
@@ -72,53 +74,64 @@ def read_entry(entry: VisibleEntry, session: SessionDep) -> EntryPublic:
 
 @router.post("/{entry_id}/approve", response_model=EntryPublic)
 def approve_entry(
-    entry_id: str, session: SessionDep, secas: SecasParty, body: ApprovalIn | None = None
+    entry_id: EntryIdPath, session: SessionDep, secas: SecasParty, body: ApprovalIn | None = None
 ) -> EntryPublic:
     """Approve a pending entry (SECAS)."""
     entry = service.get_entry(session=session, entry_id=entry_id)
     service.approve(
         session=session,
         entry=entry,
-        actor=service.Actor.of(secas),
+        actor=Actor.of(secas),
         note=body.note if body else None,
+        now=utcnow(),
     )
     return _with_history(session, entry)
 
 
 @router.post("/{entry_id}/reject", response_model=EntryPublic)
 def reject_entry(
-    entry_id: str, body: RejectionIn, session: SessionDep, secas: SecasParty
+    entry_id: EntryIdPath, body: RejectionIn, session: SessionDep, secas: SecasParty
 ) -> EntryPublic:
     """Reject a pending entry with a reason (SECAS)."""
     entry = service.get_entry(session=session, entry_id=entry_id)
-    service.reject(session=session, entry=entry, actor=service.Actor.of(secas), reason=body.reason)
+    service.reject(
+        session=session, entry=entry, actor=Actor.of(secas), reason=body.reason, now=utcnow()
+    )
     return _with_history(session, entry)
 
 
 @router.post("/{entry_id}/supplier-confirmation", response_model=EntryPublic)
 def confirm_entry(
-    entry_id: str, body: SupplierConfirmationIn, session: SessionDep, supplier: SupplierParty
+    entry_id: EntryIdPath,
+    body: SupplierConfirmationIn,
+    session: SessionDep,
+    supplier: SupplierParty,
 ) -> EntryPublic:
     """A supplier confirms a manufacturer's firmware update."""
     entry = service.visible_entry(session=session, party=supplier, entry_id=entry_id)
     service.confirm_firmware_update(
-        session=session, entry=entry, actor=service.Actor.of(supplier), reference=body.reference
+        session=session,
+        entry=entry,
+        actor=Actor.of(supplier),
+        reference=body.reference,
+        now=utcnow(),
     )
     return _with_history(session, entry)
 
 
 @router.post("/{entry_id}/removal", response_model=EntryPublic)
 def remove_entry(
-    entry_id: str, body: RemovalIn, session: SessionDep, secas: SecasParty
+    entry_id: EntryIdPath, body: RemovalIn, session: SessionDep, secas: SecasParty
 ) -> EntryPublic:
     """Record the Panel's removal of an Active entry (SECAS)."""
     entry = service.get_entry(session=session, entry_id=entry_id)
     service.remove(
         session=session,
         entry=entry,
-        actor=service.Actor.of(secas),
+        actor=Actor.of(secas),
         status=EntryStatus(body.status),
         panel_decision_ref=body.panel_decision_ref,
         reason=body.reason,
+        now=utcnow(),
     )
     return _with_history(session, entry)

@@ -3,39 +3,40 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, BackgroundTasks, Header, Query, Request
 from fastapi.responses import Response
-from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
-from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from cpl_service.api.deps import (
-    BearerCredentials,
     DccOrSecasParty,
     DccParty,
     EngineDep,
+    HotCache,
+    HotCacheDep,
     SecasParty,
     SessionDep,
     SettingsDep,
-    authenticate,
-    check_role,
-    check_role_name,
+    SignerDep,
 )
 from cpl_service.api.encoding import GZIP, accepts_gzip
-from cpl_service.api.hot_cache import LATEST_TTL_SECONDS, ROLE_TTL_SECONDS, HotCache
+from cpl_service.api.params import Offset, SequencePath
 from cpl_service.clock import utcnow
-from cpl_service.errors import NotFoundError
 from cpl_service.extracts import service
 from cpl_service.extracts.models import Extract
-from cpl_service.parties.models import Role
-from cpl_service.parties.service import hash_token
-from cpl_service.signing.config import LoadedSigner
+from cpl_service.notices.service import queue_acknowledgement_notice, queue_publication_notice
+from cpl_service.signing.listing import list_signers
 
 router = APIRouter(tags=["extracts"])
+
+# Which extract is the newest, remembered this briefly: a newly published extract shows up
+# in this process at once (publishing forgets it) and in other processes within a second.
+LATEST_KEY = "latest-extract"
+LATEST_TTL_SECONDS = 1.0
 
 
 class ExtractPublic(BaseModel):
@@ -59,6 +60,8 @@ class ExtractPage(BaseModel):
 
 
 class AcknowledgementIn(BaseModel):
+    # The words of DccStatus the DCC may send (extracts.models.ACKNOWLEDGEMENTS); a Literal
+    # keeps the schema and the 422 message as they are, and tests/test_statuses.py pins them.
     status: Literal["loaded", "rejected"]
     detail: str | None = Field(default=None, max_length=2000)
 
@@ -78,25 +81,25 @@ def _public(extract: Extract, ack_hours: int) -> ExtractPublic:
     )
 
 
-def loaded_signer(request: Request) -> LoadedSigner:
-    from cpl_service.startup import signer_for
-
-    return signer_for(request.app)
-
-
 @router.post("/extracts", status_code=201, response_model=ExtractPublic)
 def publish_extract(
-    request: Request,
     background: BackgroundTasks,
     engine: EngineDep,
     settings: SettingsDep,
+    cache: HotCacheDep,
     secas: SecasParty,
+    signer: SignerDep,
 ) -> ExtractPublic:
     """Publish the next signed extract (SECAS)."""
     extract = service.publish(
-        engine=engine, settings=settings, signer=loaded_signer(request).signer, publisher=secas
+        engine=engine,
+        settings=settings,
+        signer=signer.signer,
+        publisher=secas,
+        now=utcnow(),
+        notify=partial(queue_publication_notice, settings=settings),
     )
-    request.app.state.hot_cache.forget("latest")
+    cache.forget(LATEST_KEY)
     # After the answer is sent: the gzip body, compressed once and stored.
     background.add_task(service.store_gzip, engine=engine, sequence=extract.sequence)
     return _public(extract, settings.extract_ack_hours)
@@ -108,7 +111,7 @@ def list_extracts(
     settings: SettingsDep,
     _caller: DccOrSecasParty,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> ExtractPage:
     """Every published extract, newest first, with the DCC's load status."""
     page, total = service.list_extracts(session=session, limit=limit, offset=offset)
@@ -144,52 +147,34 @@ def _payload_response(
     return Response(payload.identity, media_type="application/json", headers=headers)
 
 
+async def _newest(
+    engine: Engine, cache: HotCache
+) -> tuple[service.ExtractRef, service.StoredPayload]:
+    """The newest extract and its payload, from memory while they are fresh."""
+    remembered: service.ExtractRef | None = cache.get(LATEST_KEY)
+    held = service.cached_payload(remembered) if remembered else None
+    if remembered is not None and held is not None:
+        return remembered, held
+    ref, payload = await run_in_threadpool(service.latest_with_payload, engine)
+    cache.put(LATEST_KEY, ref, LATEST_TTL_SECONDS)
+    return ref, payload
+
+
 @router.get("/extracts/latest")
 async def latest_extract(
     request: Request,
-    credentials: BearerCredentials,
+    _caller: DccOrSecasParty,
     if_none_match: Annotated[str | None, Header()] = None,
     accept_encoding: Annotated[str | None, Header()] = None,
 ) -> Response:
-    """The newest extract's payload, byte for byte as signed (gzipped if accepted)."""
-    cache: HotCache = request.app.state.hot_cache
-    token_hash = hash_token(credentials.credentials) if credentials else None
-    answer = _latest_from_cache(cache, token_hash)
-    if answer is None:
-        answer = await run_in_threadpool(_look_up_latest, request.app.state.engine, credentials)
-        cache.put(("role", token_hash), answer[0], ROLE_TTL_SECONDS)
-        cache.put("latest", answer[1], LATEST_TTL_SECONDS)
-    role, ref, payload = answer
-    check_role_name(role, (Role.DCC, Role.SECAS))
+    """The newest extract's payload, as signed (polled: kept cheap; gzipped if accepted)."""
+    ref, payload = await _newest(request.app.state.engine, request.app.state.hot_cache)
     return _payload_response(ref, payload, if_none_match, accept_encoding)
-
-
-def _latest_from_cache(
-    cache: HotCache, token_hash: str | None
-) -> tuple[str, service.ExtractRef, service.StoredPayload] | None:
-    role: str | None = cache.get(("role", token_hash)) if token_hash else None
-    ref: service.ExtractRef | None = cache.get("latest")
-    payload = service.cached_payload(ref) if ref else None
-    if role is None or ref is None or payload is None:
-        return None
-    return role, ref, payload
-
-
-def _look_up_latest(
-    engine: Engine, credentials: HTTPAuthorizationCredentials | None
-) -> tuple[str, service.ExtractRef, service.StoredPayload]:
-    # Authentication and the lookup share one trip to the thread pool.
-    with Session(engine) as session:
-        party = check_role(authenticate(session, credentials), (Role.DCC, Role.SECAS))
-        ref = service.latest_ref(session)
-        if ref is None:
-            raise NotFoundError("No extract has been published yet.")
-        return party.role, ref, service.payload_of(session, ref)
 
 
 @router.get("/extracts/{sequence}")
 def extract_payload(
-    sequence: int,
+    sequence: SequencePath,
     session: SessionDep,
     _caller: DccOrSecasParty,
     if_none_match: Annotated[str | None, Header()] = None,
@@ -201,7 +186,9 @@ def extract_payload(
 
 
 @router.get("/extracts/{sequence}/signature")
-def extract_signature(sequence: int, session: SessionDep, _caller: DccOrSecasParty) -> Response:
+def extract_signature(
+    sequence: SequencePath, session: SessionDep, _caller: DccOrSecasParty
+) -> Response:
     """The detached CMS signature (DER) over the extract's payload."""
     extract = service.get_extract(session=session, sequence=sequence)
     return Response(
@@ -216,7 +203,7 @@ def extract_signature(sequence: int, session: SessionDep, _caller: DccOrSecasPar
 
 @router.post("/extracts/{sequence}/acknowledgement", response_model=ExtractPublic)
 def acknowledge_extract(
-    sequence: int,
+    sequence: SequencePath,
     body: AcknowledgementIn,
     session: SessionDep,
     settings: SettingsDep,
@@ -225,17 +212,48 @@ def acknowledge_extract(
     """The DCC reports the extract loaded into the SMI, or rejected."""
     extract = service.acknowledge(
         session=session,
-        settings=settings,
         sequence=sequence,
         status=body.status,
         detail=body.detail,
+        now=utcnow(),
+        notify=partial(queue_acknowledgement_notice, settings=settings),
     )
     return _public(extract, settings.extract_ack_hours)
 
 
-@router.get("/signing/certificates")
-def signing_certificates(request: Request) -> Response:
-    """The signer's certificate chain (PEM), to verify extracts with."""
-    return Response(
-        loaded_signer(request).chain_pem, media_type="application/pem-certificate-chain"
+class SignerOut(BaseModel):
+    subject: str
+    issuer: str
+    serial_number: str
+    fingerprint_sha256: str
+    not_valid_before: datetime
+    not_valid_after: datetime
+    current: bool
+    chain_pem: str
+
+
+class SignersOut(BaseModel):
+    signers: list[SignerOut]
+
+
+@router.get(
+    "/signing/certificates",
+    responses={200: {"content": {"application/pem-certificate-chain": {}, "application/json": {}}}},
+)
+def signing_certificates(
+    signer: SignerDep,
+    accept: Annotated[str | None, Header()] = None,
+    format_: Annotated[Literal["pem", "json"] | None, Query(alias="format")] = None,
+) -> Response:
+    """The signer's certificate chain (PEM), to verify extracts with.
+
+    With `Accept: application/json` or `?format=json`: every signer, the current one first,
+    then earlier ones still valid for verifying older extracts (a rotation).
+    """
+    wants_json = format_ == "json" or (
+        format_ is None and accept is not None and "application/json" in accept
     )
+    if not wants_json:
+        return Response(signer.chain_pem, media_type="application/pem-certificate-chain")
+    body = SignersOut(signers=[SignerOut(**vars(s)) for s in list_signers(signer)])
+    return Response(body.model_dump_json(), media_type="application/json")

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query
-from sqlmodel import SQLModel, col, func, select
+from sqlmodel import SQLModel
 
 from cpl_service.api.deps import SecasParty, SessionDep
-from cpl_service.errors import NotFoundError
+from cpl_service.api.params import IdPath, Offset
+from cpl_service.notices import service
 from cpl_service.notices.mail import split_addresses
-from cpl_service.notices.models import Notice
+from cpl_service.notices.models import Notice, NoticeStatus
 
 router = APIRouter(prefix="/notices", tags=["notices"])
-
-StatusFilter = Literal["queued", "sending", "sent", "failed"]
 
 
 class NoticePublic(SQLModel):
@@ -58,38 +57,27 @@ def _public(notice: Notice) -> dict[str, object]:
 def list_notices(
     session: SessionDep,
     _secas: SecasParty,
-    status: Annotated[StatusFilter | None, Query()] = None,
+    status: Annotated[NoticeStatus | None, Query()] = None,
     kind: Annotated[str | None, Query(max_length=40)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> NoticeList:
     """Outbox notices, newest first, with counts by status (SECAS)."""
-    query = select(Notice)
-    counted = select(func.count()).select_from(Notice)
-    if status:
-        query = query.where(Notice.status == status)
-        counted = counted.where(Notice.status == status)
-    if kind:
-        query = query.where(Notice.kind == kind)
-        counted = counted.where(Notice.kind == kind)
-    total = session.exec(counted).one()
-    rows = session.exec(query.order_by(col(Notice.id).desc()).offset(offset).limit(limit)).all()
-    by_status = session.exec(select(Notice.status, func.count()).group_by(col(Notice.status))).all()
-    counts = {"queued": 0, "sent": 0, "failed": 0} | {s: n for s, n in by_status}
+    page = service.list_notices(
+        session=session, status=status, kind=kind, limit=limit, offset=offset
+    )
     return NoticeList(
-        items=[NoticePublic.model_validate(_public(n)) for n in rows],
-        total=total,
+        items=[NoticePublic.model_validate(_public(n)) for n in page.notices],
+        total=page.total,
         limit=limit,
         offset=offset,
-        counts=counts,
+        counts={str(s): n for s, n in page.counts.items()},
     )
 
 
 @router.get("/{notice_id}")
-def get_notice(notice_id: int, session: SessionDep, _secas: SecasParty) -> NoticeDetail:
+def get_notice(notice_id: IdPath, session: SessionDep, _secas: SecasParty) -> NoticeDetail:
     """One outbox notice with its text and HTML bodies (SECAS)."""
-    notice = session.get(Notice, notice_id)
-    if notice is None:
-        raise NotFoundError(f"There is no notice {notice_id}.")
+    notice = service.get_notice(session=session, notice_id=notice_id)
     body = {**_public(notice), "body_text": notice.body_text, "body_html": notice.body_html}
     return NoticeDetail.model_validate(body)

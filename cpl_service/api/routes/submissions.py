@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Query, UploadFile
 from fastapi.responses import JSONResponse, Response
-from sqlmodel import Session, col, select
 
 from cpl_service.api.deps import CurrentParty, SecasParty, SessionDep, SettingsDep
+from cpl_service.api.params import IdPath, Offset
 from cpl_service.api.schemas import (
     ApprovalIn,
     DocumentPublic,
@@ -18,11 +18,10 @@ from cpl_service.api.schemas import (
     SubmissionPublic,
     SubmissionSummary,
 )
-from cpl_service.entries.service import Actor
-from cpl_service.errors import NotFoundError, UploadTooLargeError
-from cpl_service.parties.models import Party
+from cpl_service.clock import utcnow
+from cpl_service.errors import UploadTooLargeError
+from cpl_service.parties.models import Actor
 from cpl_service.submissions import service
-from cpl_service.submissions.models import Submission, SubmissionDocument
 
 router = APIRouter(prefix="/submissions", tags=["submissions"])
 
@@ -34,24 +33,22 @@ def _read_capped(upload: UploadFile, limit: int, what: str) -> bytes:
     return data
 
 
-def _public(session: Session, submission: Submission) -> SubmissionPublic:
-    entries = service.submission_entries(session, submission)
-    party = session.get(Party, submission.party_id)
-    documents = session.exec(
-        select(SubmissionDocument).where(SubmissionDocument.submission_id == submission.id)
-    ).all()
+def _public(detail: service.SubmissionDetail) -> SubmissionPublic:
+    submission = detail.submission
     assert submission.id is not None
     return SubmissionPublic(
         id=submission.id,
-        status=service.submission_status({e.status for e in entries}),
+        status=detail.status,
         filename=submission.filename,
         content_sha256=submission.content_sha256,
         signed=submission.signed,
-        submitted_by=party.name if party else "unknown",
+        submitted_by=detail.submitted_by,
         created_at=submission.created_at,
-        entries=[EntryPublic.of(e) for e in entries],
+        entries=[EntryPublic.of(e) for e in detail.entries],
         issues=submission.issues,
-        documents=[DocumentPublic.model_validate(d, from_attributes=True) for d in documents],
+        documents=[
+            DocumentPublic.model_validate(d, from_attributes=True) for d in detail.documents
+        ],
     )
 
 
@@ -80,6 +77,7 @@ def create_submission(
         party=party,
         filename=file.filename or "upload.xlsx",
         content=content,
+        now=utcnow(),
         signature=signature_bytes,
         documents=uploaded,
     )
@@ -108,67 +106,56 @@ def list_submissions(
     session: SessionDep,
     party: CurrentParty,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> SubmissionPage:
     """Your submissions (SECAS: everyone's), newest first."""
     page, total = service.list_submissions(session=session, party=party, limit=limit, offset=offset)
-    overview = service.status_overview(session, [s.id for s in page if s.id is not None])
-    items = []
-    for submission in page:
-        submitter = session.get(Party, submission.party_id)
-        assert submission.id is not None
-        statuses, count = overview[submission.id]
-        items.append(
-            SubmissionSummary(
-                id=submission.id,
-                status=service.submission_status(statuses),
-                filename=submission.filename,
-                submitted_by=submitter.name if submitter else "unknown",
-                created_at=submission.created_at,
-                entry_count=count,
-            )
+    items = [
+        SubmissionSummary(
+            id=s.submission.id,
+            status=s.status,
+            filename=s.submission.filename,
+            submitted_by=s.submitted_by,
+            created_at=s.submission.created_at,
+            entry_count=s.entry_count,
         )
+        for s in page
+    ]
     return SubmissionPage(items=items, total=total, limit=limit, offset=offset)
 
 
 @router.get("/{submission_id}", response_model=SubmissionPublic)
 def read_submission(
-    submission_id: int, session: SessionDep, party: CurrentParty
+    submission_id: IdPath, session: SessionDep, party: CurrentParty
 ) -> SubmissionPublic:
     """One submission with its entries and its report (warnings included)."""
     submission = service.visible_submission(
         session=session, party=party, submission_id=submission_id
     )
-    return _public(session, submission)
+    return _public(service.submission_detail(session=session, submission=submission))
 
 
 @router.get("/{submission_id}/documents", response_model=list[DocumentPublic])
 def list_documents(
-    submission_id: int, session: SessionDep, party: CurrentParty
+    submission_id: IdPath, session: SessionDep, party: CurrentParty
 ) -> list[DocumentPublic]:
     """The certificate documents carried with a submission."""
     submission = service.visible_submission(
         session=session, party=party, submission_id=submission_id
     )
-    return _public(session, submission).documents
+    documents = service.submission_documents(session=session, submission=submission)
+    return [DocumentPublic.model_validate(d, from_attributes=True) for d in documents]
 
 
 @router.get("/{submission_id}/documents/{document_id}")
 def download_document(
-    submission_id: int, document_id: int, session: SessionDep, party: CurrentParty
+    submission_id: IdPath, document_id: IdPath, session: SessionDep, party: CurrentParty
 ) -> Response:
     """Download one certificate document (PDF)."""
     submission = service.visible_submission(
         session=session, party=party, submission_id=submission_id
     )
-    document = session.exec(
-        select(SubmissionDocument).where(
-            col(SubmissionDocument.id) == document_id,
-            col(SubmissionDocument.submission_id) == submission.id,
-        )
-    ).first()
-    if document is None:
-        raise NotFoundError(f"Submission {submission_id} has no document {document_id}.")
+    document = service.get_document(session=session, submission=submission, document_id=document_id)
     safe_name = "".join(c for c in document.filename if c.isalnum() or c in "._- ") or "document"
     return Response(
         document.content,
@@ -183,7 +170,7 @@ def download_document(
 
 @router.post("/{submission_id}/approve", response_model=list[EntryPublic])
 def approve_submission(
-    submission_id: int, session: SessionDep, secas: SecasParty, body: ApprovalIn | None = None
+    submission_id: IdPath, session: SessionDep, secas: SecasParty, body: ApprovalIn | None = None
 ) -> list[EntryPublic]:
     """Approve every pending entry of the submission at once, all or nothing (SECAS)."""
     submission = service.visible_submission(
@@ -194,5 +181,6 @@ def approve_submission(
         submission=submission,
         actor=Actor.of(secas),
         note=body.note if body else None,
+        now=utcnow(),
     )
     return [EntryPublic.of(e) for e in approved]

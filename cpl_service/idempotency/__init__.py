@@ -1,0 +1,1 @@
+"""Idempotency keys: a retried action answers its first result instead of acting twice."""
