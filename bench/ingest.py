@@ -6,7 +6,11 @@ the time python-calamine takes just to parse the same bytes, their ratio, and th
 peak resident memory (VmHWM).
 
     .venv/bin/python bench/ingest.py --rows 5000
+    .venv/bin/python bench/ingest.py --rows 5000 --certificates unique
     .venv/bin/python bench/ingest.py --rows 20000
+
+`--certificates shared` (the default): the rows share 50 ZigBee, DLMS and CPA numbers;
+`unique`: every row has its own three numbers, as in a migration-sized submission.
 """
 
 from __future__ import annotations
@@ -18,43 +22,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date, timedelta
-from pathlib import Path
 
 import httpx
-from openpyxl import load_workbook
 from python_calamine import CalamineWorkbook
-from support import serve
-
-
-def build(template: bytes, rows: int, *, offset: int = 0) -> bytes:
-    workbook = load_workbook(io.BytesIO(template))
-    sheet = workbook["CPL - New Entry"]
-    headings = [c.value for c in sheet[1]]
-    expiry = date.today() + timedelta(days=800)  # noqa: DTZ011
-    for n in range(offset, offset + rows):
-        values = {
-            "Submission Type": "New Device Model",
-            "Manufacturer Name": "Bench Meters",
-            "Manufacturer ID": "BE01",
-            "Model Name": f"Bench {n // 1000}",
-            "Model ID": f"{n // 1000:04X}",
-            "Hardware Version": "0100",
-            "Firmware Version": f"{n:08X}",
-            "Physical Device Type": "ESME_SINGLE",
-            "Technical Specification": "SMETS2 v4.2",
-            "GBCS Version": "v3.2",
-            "Manufacturer Release Notes": f"RN-{n}",
-            "ZigBee Certificate Number": f"ZIG-{n % 50}",
-            "DLMS Certificate Number": f"DLMS-{n % 50}",
-            "CPA Certificate Number": f"CPA-{n % 50}",
-            "CPA Expiry Date": expiry,
-            "Contact Email": "bench@meters.example",
-        }
-        sheet.append([values.get(h) for h in headings])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+from support import build_workbook, peak_rss_mb, serve
 
 
 def parse_time(content: bytes) -> float:
@@ -67,16 +38,6 @@ def parse_time(content: bytes) -> float:
     return best
 
 
-def peak_rss_mb(pid: int) -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -86,6 +47,7 @@ def main() -> int:
     parser.add_argument("--token", help="a bearer token of a dcc or secas party")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--repeat", type=int, default=3, help="uploads timed (best is shown)")
+    parser.add_argument("--certificates", choices=("shared", "unique"), default="shared")
     args = parser.parse_args()
 
     server = None
@@ -118,14 +80,14 @@ def main() -> int:
         try:
             with httpx.Client(base_url=base, timeout=600) as http:
                 template = http.get("/api/v1/template").content
-                content = build(template, args.rows)
+                content = build_workbook(template, args.rows, certificates=args.certificates)
                 parse = parse_time(content)
                 headers = {"Authorization": f"Bearer {token}"}
                 # A first small upload pays the one-time costs (imports, statement caches),
                 # so the figures are the steady state a busy server shows.
                 warm = http.post(
                     "/api/v1/submissions",
-                    files={"file": ("warm.xlsx", build(template, 10, offset=10**6), "x")},
+                    files={"file": ("warm.xlsx", build_workbook(template, 10, offset=10**6), "x")},
                     headers=headers,
                 )
                 assert warm.status_code == 201, warm.text
@@ -135,7 +97,12 @@ def main() -> int:
                     body = (
                         content
                         if attempt == 0
-                        else build(template, args.rows, offset=attempt * args.rows)
+                        else build_workbook(
+                            template,
+                            args.rows,
+                            offset=attempt * args.rows,
+                            certificates=args.certificates,
+                        )
                     )
                     started = time.perf_counter()
                     response = http.post(
@@ -149,7 +116,7 @@ def main() -> int:
             if response.status_code != 201:
                 print(f"upload failed: {response.status_code} {response.text[:500]}")
                 return 1
-            print(f"rows:                 {args.rows}")
+            print(f"rows:                 {args.rows} ({args.certificates} certificates)")
             print(f"workbook size:        {len(content) / 1024 / 1024:.2f} MB")
             print(f"upload wall time:     {upload:.3f} s (best of {args.repeat}, after a warm-up)")
             print(f"calamine parse only:  {parse:.3f} s")

@@ -60,3 +60,15 @@ def test_dcc_status_may_still_be_recorded(
         "/api/v1/extracts/1/acknowledgement", json={"status": "loaded"}, headers=auth(dcc)
     )
     assert response.status_code == 200
+
+
+def test_stored_gzip_body_cannot_change(
+    client: TestClient, engine: Engine, make_party: MakeParty
+) -> None:
+    _, secas = make_party("secas")
+    assert client.post("/api/v1/extracts", headers=auth(secas)).status_code == 201
+    statement = "UPDATE extract SET payload_gzip = X'00'"
+    if engine.dialect.name == "postgresql":
+        statement = statement.replace("X'00'", "'\\x00'::bytea")
+    with pytest.raises(sa.exc.DatabaseError, match="never change"), engine.begin() as conn:
+        conn.execute(sa.text(statement))

@@ -304,7 +304,8 @@ def install(app: FastAPI) -> None:
 
 def main() -> None:
     """Print the description of the app as committed in `schemas/openapi.json`."""
-    # Imported here: main.py imports this module to install it.
+    # lazy: main.py imports this module to install it, so importing main at the top
+    # would be circular.
     from cpl_service.config import Settings
     from cpl_service.main import create_app
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Index, UniqueConstraint, text
+from sqlalchemy import ColumnElement, Index, String, UniqueConstraint, func, literal_column, text
 from sqlmodel import Field, SQLModel
 
 from cpl_service.clock import utcnow
@@ -123,3 +123,50 @@ class EntryEvent(SQLModel, table=True):
 
 def format_entry_id(number: int) -> str:
     return f"CPL-{number:06d}"
+
+
+# --- free-text search (`q`) ----------------------------------------------------------
+
+# The columns a free-text search looks in, on the API's entry list and on the public CPL.
+SEARCHED_FIELDS: tuple[str, ...] = (
+    "entry_id",
+    "manufacturer_name",
+    "model_name",
+    "manufacturer_id",
+    "model_id",
+    "hardware_version",
+    "firmware_version",
+    "zigbee_certificate_number",
+    "dlms_certificate_number",
+    "cpa_certificate_number",
+    "panel_decision_ref",
+)
+# Joins the searched columns; a control character no search text contains, so a match
+# never spans two columns.
+_SEPARATOR = "\x1f"
+
+
+def search_text() -> ColumnElement[str]:
+    """The searched columns as one text, which `q` is matched against with ILIKE.
+
+    One expression rather than one test per column: PostgreSQL serves it from the single
+    trigram index `ix_entry_search_trgm` (migration 0004), which is written with exactly
+    this SQL, so the constants are literals, never bound parameters.
+    """
+    table = Entry.__table__  # type: ignore[attr-defined]
+    separator: ColumnElement[str] = literal_column(f"'{_SEPARATOR}'", String)
+    parts: list[ColumnElement[str]] = []
+    for name in SEARCHED_FIELDS:
+        if parts:
+            parts.append(separator)
+        parts.append(func.coalesce(table.c[name], literal_column("''", String)))
+    expression = parts[0]
+    for part in parts[1:]:
+        expression = expression.concat(part)
+    return expression
+
+
+def like_pattern(text: str) -> str:
+    """`%text%` with LIKE's wildcards in `text` escaped (use with `escape="\\"`)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"

@@ -13,7 +13,14 @@ from cpl_service.certificates.models import CertificateStatus
 from cpl_service.certificates.service import find_certificate
 from cpl_service.db import update_one
 from cpl_service.devices import CertificateKind
-from cpl_service.entries.models import Entry, EntryEvent, EntryStatus, SubmissionType
+from cpl_service.entries.models import (
+    Entry,
+    EntryEvent,
+    EntryStatus,
+    SubmissionType,
+    like_pattern,
+    search_text,
+)
 from cpl_service.entries.workflow import REMOVAL_STATUSES, allowed
 from cpl_service.errors import ConflictError, InvalidInputError, NotFoundError
 from cpl_service.parties.actors import Actor
@@ -192,10 +199,6 @@ class EntryFilters:
     submission_id: int | None = None
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def list_entries(
     *, session: Session, party: Party, filters: EntryFilters, limit: int, offset: int
 ) -> tuple[list[Entry], int]:
@@ -217,25 +220,7 @@ def list_entries(
     if filters.submission_id is not None:
         query = query.where(col(Entry.submission_id) == filters.submission_id)
     if filters.q:
-        pattern = f"%{_escape_like(filters.q.strip().lower())}%"
-        query = query.where(
-            or_(
-                *(
-                    func.lower(column).like(pattern, escape="\\")
-                    for column in (
-                        col(Entry.entry_id),
-                        col(Entry.manufacturer_name),
-                        col(Entry.model_name),
-                        col(Entry.manufacturer_id),
-                        col(Entry.model_id),
-                        col(Entry.firmware_version),
-                        col(Entry.zigbee_certificate_number),
-                        col(Entry.dlms_certificate_number),
-                        col(Entry.cpa_certificate_number),
-                    )
-                )
-            )
-        )
+        query = query.where(search_text().ilike(like_pattern(filters.q.strip()), escape="\\"))
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
     page = session.exec(query.order_by(col(Entry.id)).limit(limit).offset(offset)).all()
     return list(page), int(total)

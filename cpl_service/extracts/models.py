@@ -37,6 +37,9 @@ class Extract(SQLModel, table=True):
     change_count: int
     payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     signature: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    # The payload gzip-compressed once, right after publication (None until then, and for
+    # extracts published before migration 0004); it decompresses to exactly `payload`.
+    payload_gzip: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     published_by_party_id: int | None = Field(default=None, foreign_key="party.id")
     dcc_status: DccStatus = Field(default=DccStatus.PENDING, sa_type=EnumWord(DccStatus, 10))
     acknowledged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

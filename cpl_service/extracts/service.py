@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import logging
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 FORMAT = "cpl-extract/1"
 PUBLISH_LOCK_KEY = 0x43504C  # "CPL": one PostgreSQL advisory lock serialises publishers
 MAX_ATTEMPTS = 20
+_FETCH_BATCH = 5000
 
 
 def build_document(
@@ -75,10 +77,11 @@ def published_entries(session: Session) -> list[dict[str, Any]]:
     # Core rows, not ORM objects: 100,000 entries load in a fraction of the time.
     table = SQLModel.metadata.tables["entry"]
     rows = session.connection().execute(
-        sa_select(*(table.c[name] for name in EXTRACT_FIELDS)).where(
-            table.c.first_active_at.is_not(None)
-        )
+        sa_select(*(table.c[name] for name in EXTRACT_FIELDS))
+        .where(table.c.first_active_at.is_not(None))
+        .execution_options(yield_per=_FETCH_BATCH)
     )
+    # Rows in the order of EXTRACT_FIELDS: `public_entry` zips them with the names.
     return [public_entry(row) for row in rows]
 
 
@@ -193,38 +196,79 @@ def extract_ref(session: Session, sequence: int) -> ExtractRef:
     return ExtractRef(row[0], row[1])
 
 
+def gzip_payload(payload: bytes) -> bytes:
+    """The payload gzip-compressed, the same bytes every time (no timestamp, no name).
+
+    Served to clients that accept gzip; it decompresses to exactly the signed bytes.
+    Level 6: a 100,000-entry payload compresses some 15-fold in about a second, where
+    level 9 takes three times as long for a few per cent less.
+    """
+    return gzip.compress(payload, compresslevel=6, mtime=0)
+
+
+def store_gzip(*, engine: Engine, sequence: int) -> None:
+    """Compress a published extract once and store the result beside its payload.
+
+    Run right after publication, outside the publishing request, so publishing does not
+    wait for it. The stored body is set once (the database refuses to change it): of two
+    processes compressing the same extract, the second changes nothing.
+    """
+    with Session(engine) as session:
+        payload, stored = session.exec(
+            select(Extract.payload, Extract.payload_gzip).where(col(Extract.sequence) == sequence)
+        ).one()
+        if stored is not None:
+            return
+        session.execute(
+            update(Extract)
+            .where(col(Extract.sequence) == sequence, col(Extract.payload_gzip).is_(None))
+            .values(payload_gzip=gzip_payload(payload))
+        )
+        session.commit()
+
+
+@dataclass(frozen=True)
+class StoredPayload:
+    """An extract's payload exactly as signed, and the same compressed with gzip."""
+
+    identity: bytes
+    gzip: bytes
+
+
 # Published payloads never change, so each process keeps the few most recent in memory:
 # serving the latest extract is then a small indexed lookup, never a multi-megabyte read.
-_PAYLOADS: OrderedDict[tuple[int, str], bytes] = OrderedDict()
+_PAYLOADS: OrderedDict[tuple[int, str], StoredPayload] = OrderedDict()
 _PAYLOAD_CACHE_SIZE = 4
 _payload_lock = threading.Lock()
 
 
-def cached_payload(ref: ExtractRef) -> bytes | None:
+def cached_payload(ref: ExtractRef) -> StoredPayload | None:
     """The payload if this process holds it already."""
     with _payload_lock:
         return _PAYLOADS.get((ref.sequence, ref.sha256))
 
 
-def payload_of(session: Session, ref: ExtractRef) -> bytes:
-    """The payload bytes exactly as signed (cached by sequence and digest)."""
+def payload_of(session: Session, ref: ExtractRef) -> StoredPayload:
+    """The payload bytes exactly as signed, and gzipped (cached by sequence and digest)."""
     key = (ref.sequence, ref.sha256)
     with _payload_lock:
         cached = _PAYLOADS.get(key)
         if cached is not None:
             _PAYLOADS.move_to_end(key)
             return cached
-    payload = session.exec(
-        select(Extract.payload).where(col(Extract.sequence) == ref.sequence)
+    identity, compressed = session.exec(
+        select(Extract.payload, Extract.payload_gzip).where(col(Extract.sequence) == ref.sequence)
     ).one()
+    # Not stored yet (just published) or never (published before migration 0004).
+    stored = StoredPayload(identity, compressed or gzip_payload(identity))
     with _payload_lock:
-        _PAYLOADS[key] = payload
+        _PAYLOADS[key] = stored
         while len(_PAYLOADS) > _PAYLOAD_CACHE_SIZE:
             _PAYLOADS.popitem(last=False)
-    return payload
+    return stored
 
 
-def latest_with_payload(engine: Engine) -> tuple[ExtractRef, bytes]:
+def latest_with_payload(engine: Engine) -> tuple[ExtractRef, StoredPayload]:
     """The newest extract's reference and payload, in a session of its own; 404 if none."""
     with Session(engine) as session:
         ref = latest_ref(session)

@@ -22,15 +22,18 @@ def listed_entry(entry: Entry) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Column:
-    """One column of the exported CPL: its heading, value kind and width in the XLSX."""
+    """One column of the exported CPL: its heading, value kind and width in the XLSX.
+
+    `value` reads an `Entry` or a Core row of the entry table (exports stream rows).
+    """
 
     heading: str
     kind: str  # "text", "date", "datetime", "bool", "status"
     width: float
-    value: Callable[[Entry], Any]
+    value: Callable[[Any], Any]
 
 
-def _device_type_name(entry: Entry) -> str:
+def _device_type_name(entry: Any) -> str:
     kind = BY_CODE.get(entry.physical_device_type)
     return kind.name if kind else entry.physical_device_type
 

@@ -4,39 +4,63 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, func, or_
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from cpl_service.devices import find_device_type
-from cpl_service.entries.models import Entry, EntryStatus
+from cpl_service.entries.models import Entry, EntryStatus, like_pattern, search_text
 from cpl_service.entries.workflow import LISTED_STATUSES
 from cpl_service.errors import InvalidInputError
 from cpl_service.extracts.models import Extract
 from cpl_service.extracts.rows import STATUS_WORDS, internal_status
 from cpl_service.publication.rows import listed_entry
 
+
+class ExportedEntry(NamedTuple):
+    """A listed entry as the exports read it: the fields they show, and `first_active_at`
+    for the Changes sheet. Attributes are named as on `Entry`.
+
+    A named tuple, not an ORM object or a SQLAlchemy row: the exports read 25 attributes
+    of 100,000 entries, and a named tuple's attributes are an order of magnitude cheaper.
+    """
+
+    entry_id: str
+    manufacturer_id: str
+    manufacturer_name: str
+    model_id: str
+    model_name: str
+    hardware_version: str
+    firmware_version: str
+    physical_device_type: str
+    technical_specification: str
+    gbcs_version: str | None
+    status: str
+    status_effective_at: datetime
+    panel_decision_ref: str | None
+    zigbee_certificate_number: str | None
+    dlms_certificate_number: str | None
+    cpa_certificate_number: str | None
+    cpa_certificate_type: str | None
+    cpa_expiry_date: date | None
+    cpa_renewal_date: date | None
+    cpa_conditional_date: date | None
+    manufacturer_image_hash: str | None
+    manufacturer_image_hash_creator: str | None
+    release_notes: str
+    smets1: bool
+    removal_proposed: bool
+    submission_type: str
+    first_active_at: datetime | None
+
+
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
 _BATCH = 1000
-
-# Columns the free-text search `q` looks in.
-_SEARCHED = (
-    Entry.manufacturer_name,
-    Entry.model_name,
-    Entry.entry_id,
-    Entry.manufacturer_id,
-    Entry.model_id,
-    Entry.hardware_version,
-    Entry.firmware_version,
-    Entry.zigbee_certificate_number,
-    Entry.dlms_certificate_number,
-    Entry.cpa_certificate_number,
-    Entry.panel_decision_ref,
-)
 
 
 @dataclass(frozen=True)
@@ -76,11 +100,6 @@ def make_filter(
     return CplFilter(internal, code, manufacturer or None, text or None)
 
 
-def _like_pattern(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def _conditions(filters: CplFilter) -> list[ColumnElement[bool]]:
     # "Ever made Active" is first_active_at; the status test keeps a pending or
     # rejected row out even if a bug ever stamped it.
@@ -95,8 +114,7 @@ def _conditions(filters: CplFilter) -> list[ColumnElement[bool]]:
     if filters.manufacturer_id:
         conditions.append(col(Entry.manufacturer_id) == filters.manufacturer_id)
     if filters.q:
-        pattern = _like_pattern(filters.q)
-        conditions.append(or_(*(col(c).ilike(pattern, escape="\\") for c in _SEARCHED)))
+        conditions.append(search_text().ilike(like_pattern(filters.q), escape="\\"))
     return conditions
 
 
@@ -122,18 +140,27 @@ def list_cpl(
     }
 
 
-def iter_listed(*, session: Session, since: datetime | None = None) -> Iterator[Entry]:
-    """Every listed entry in entry-ID order, fetched in batches (for exports).
+def iter_listed(*, session: Session, since: datetime | None = None) -> Iterator[ExportedEntry]:
+    """Every listed entry in entry-ID order, streamed in batches (for exports).
 
-    With `since`, only the entries added or whose status changed after that moment.
+    Core rows from a server-side cursor (on PostgreSQL), never ORM objects, so 100,000
+    entries never sit in memory. With `since`, only the entries added or whose status
+    changed after that moment.
     """
-    statement = _listed(CplFilter())
+    table = Entry.__table__  # type: ignore[attr-defined]
+    statement = (
+        core_select(*(table.c[name] for name in ExportedEntry._fields))
+        .where(*_conditions(CplFilter()))
+        .order_by(table.c.entry_id)
+    )
     if since is not None:
         statement = statement.where(
-            or_(col(Entry.first_active_at) > since, col(Entry.status_effective_at) > since)
+            or_(table.c.first_active_at > since, table.c.status_effective_at > since)
         )
-    result = session.exec(statement.execution_options(yield_per=_BATCH))
-    yield from result
+    result = session.connection().execute(statement.execution_options(yield_per=_BATCH))
+    make = ExportedEntry._make
+    for partition in result.partitions():
+        yield from map(make, partition)
 
 
 def status_counts(*, session: Session) -> dict[EntryStatus, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import subprocess
@@ -12,13 +13,14 @@ from pathlib import Path
 import jsonschema
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from cpl_service.cli import main as cli_main
 from cpl_service.clock import utcnow
 from cpl_service.config import Settings
 from cpl_service.extracts.models import DccStatus, Extract
-from cpl_service.extracts.service import dcc_status
+from cpl_service.extracts.service import dcc_status, store_gzip
 from tests.conftest import MakeParty, auth
 from tests.factories import make_entry
 
@@ -132,17 +134,103 @@ def test_payload_is_served_unchanged_with_etag(
 ) -> None:
     make_entry(session, status="active")
     published = publish(client, tokens["secas"])
-    first = client.get(f"{API}/extracts/latest", headers=auth(tokens["dcc"]))
+    identity = {**auth(tokens["dcc"]), "Accept-Encoding": "identity"}
+    first = client.get(f"{API}/extracts/latest", headers=identity)
     assert first.status_code == 200
     assert first.headers["etag"] == f'"{published["sha256"]}"'
+    assert "content-encoding" not in first.headers
+    assert first.headers["vary"] == "Accept-Encoding"
     make_entry(session, status="active")  # later changes never alter published bytes
-    again = client.get(f"{API}/extracts/1", headers=auth(tokens["dcc"]))
+    again = client.get(f"{API}/extracts/1", headers=identity)
     assert again.content == first.content
     cached = client.get(
-        f"{API}/extracts/latest",
-        headers={**auth(tokens["dcc"]), "If-None-Match": first.headers["etag"]},
+        f"{API}/extracts/latest", headers={**identity, "If-None-Match": first.headers["etag"]}
     )
     assert cached.status_code == 304 and cached.content == b""
+
+
+def raw_get(client: TestClient, url: str, headers: dict[str, str]) -> tuple[int, dict, bytes]:
+    """The response body as sent (httpx would undo the gzip in `.content`)."""
+    with client.stream("GET", url, headers=headers) as response:
+        return response.status_code, dict(response.headers), b"".join(response.iter_raw())
+
+
+@pytest.mark.parametrize("path", ["latest", "1"])
+def test_gzip_payload_decodes_to_the_signed_bytes(
+    client: TestClient,
+    session: Session,
+    settings: Settings,
+    tokens: dict[str, str],
+    tmp_path: Path,
+    path: str,
+) -> None:
+    for _ in range(3):
+        make_entry(session, status="active")
+    published = publish(client, tokens["secas"])
+    gzipped = {**auth(tokens["dcc"]), "Accept-Encoding": "gzip"}
+    status, headers, body = raw_get(client, f"{API}/extracts/{path}", gzipped)
+    assert status == 200
+    assert headers["content-encoding"] == "gzip"
+    assert headers["vary"] == "Accept-Encoding"
+    assert headers["etag"] == f'"{published["sha256"]}-gzip"'
+    decoded = gzip.decompress(body)
+    assert len(body) < len(decoded)
+    assert hashlib.sha256(decoded).hexdigest() == published["sha256"]
+    payload, signature = tmp_path / "cpl.json", tmp_path / "cpl.p7s"
+    payload.write_bytes(decoded)
+    signature.write_bytes(
+        client.get(f"{API}/extracts/1/signature", headers=auth(tokens["dcc"])).content
+    )
+    root = settings.data_dir / "dev-pki" / "root.pem"
+    verified = subprocess.run(
+        [
+            *("openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", str(signature)),
+            *("-content", str(payload), "-CAfile", str(root), "-purpose", "any"),
+            *("-out", "/dev/null"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert verified.returncode == 0, verified.stderr
+    # The gzip form is revalidated by its own ETag; the identity ETag does not match it.
+    status, _, body = raw_get(
+        client, f"{API}/extracts/{path}", {**gzipped, "If-None-Match": headers["etag"]}
+    )
+    assert status == 304 and body == b""
+    status, _, _ = raw_get(
+        client,
+        f"{API}/extracts/{path}",
+        {**gzipped, "If-None-Match": f'"{published["sha256"]}"'},
+    )
+    assert status == 200
+
+
+def test_gzip_body_is_compressed_once_at_publication(
+    client: TestClient, engine: Engine, session: Session, tokens: dict[str, str]
+) -> None:
+    make_entry(session, status="active")
+    publish(client, tokens["secas"])
+    stored = session.get(Extract, 1)
+    assert stored is not None and stored.payload_gzip is not None
+    assert gzip.decompress(stored.payload_gzip) == stored.payload
+    store_gzip(engine=engine, sequence=1)  # a second compression changes nothing
+    session.refresh(stored)
+    assert gzip.decompress(stored.payload_gzip) == stored.payload
+    _, _, body = raw_get(
+        client, f"{API}/extracts/1", {**auth(tokens["dcc"]), "Accept-Encoding": "gzip"}
+    )
+    assert body == stored.payload_gzip
+
+
+def test_refused_gzip_gets_the_identity_payload(
+    client: TestClient, session: Session, tokens: dict[str, str]
+) -> None:
+    make_entry(session, status="active")
+    published = publish(client, tokens["secas"])
+    refusing = {**auth(tokens["dcc"]), "Accept-Encoding": "gzip;q=0, identity"}
+    _, headers, body = raw_get(client, f"{API}/extracts/latest", refusing)
+    assert "content-encoding" not in headers
+    assert hashlib.sha256(body).hexdigest() == published["sha256"]
 
 
 def test_acknowledgement_and_dcc_status(
@@ -243,3 +331,27 @@ def test_latest_follows_publication_at_once_and_cache_never_admits_others(
     assert client.get(url, headers=auth(tokens["manufacturer"])).status_code == 403
     assert client.get(url, headers=auth("cpl_forged")).status_code == 401
     assert client.get(url).status_code == 401
+
+
+def test_extract_without_a_stored_gzip_body_is_compressed_when_served(
+    client: TestClient, session: Session, tokens: dict[str, str]
+) -> None:
+    payload = json.dumps({"format": "cpl-extract/1", "entries": ["x" * 2000]}).encode()
+    session.add(
+        Extract(
+            sequence=1,
+            issued_at=utcnow(),
+            next_update=utcnow() + timedelta(days=7),
+            sha256=hashlib.sha256(payload).hexdigest(),
+            entry_count=0,
+            change_count=0,
+            payload=payload,
+            signature=b"sig",
+        )
+    )
+    session.commit()
+    _, headers, body = raw_get(
+        client, f"{API}/extracts/1", {**auth(tokens["dcc"]), "Accept-Encoding": "gzip"}
+    )
+    assert headers["content-encoding"] == "gzip"
+    assert gzip.decompress(body) == payload

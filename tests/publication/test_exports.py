@@ -197,3 +197,25 @@ def test_dates_are_dates_not_text(cpl_client: TestClient, make_entry: MakeEntry)
     row = dict(zip(headings, next(sheet.iter_rows(min_row=2)), strict=True))
     assert row["CPA Conditional Date"].value == datetime(2027, 2, 3)
     assert row["CPA Conditional Date"].number_format == "yyyy-mm-dd"
+
+
+def test_xlsx_prints_well(cpl_client: TestClient, mixed_entries: list[Entry]) -> None:
+    workbook = get_xlsx(cpl_client)
+    for title in ("CPL", "Changes"):
+        sheet = workbook[title]
+        assert sheet.page_setup.orientation == "landscape"
+        assert sheet.sheet_properties.pageSetUpPr.fitToPage
+        # OOXML's default for an omitted fitToWidth is 1 page wide.
+        assert sheet.page_setup.fitToWidth in (None, 1)
+        assert sheet.page_setup.fitToHeight == 0  # as many pages down as needed
+        assert sheet.print_title_rows == "$1:$1"  # the heading row on every page
+        # Headings wrap instead of being cut off: the row is tall enough for the
+        # longest heading in its column's width.
+        assert sheet["A1"].alignment.wrap_text
+        assert sheet.row_dimensions[1].height >= 30
+
+
+def test_xlsx_heading_row_is_styled(cpl_client: TestClient, mixed_entries: list[Entry]) -> None:
+    heading = get_xlsx(cpl_client)["CPL"]["A1"]
+    assert heading.font.b
+    assert heading.fill.fgColor.rgb.endswith("1F4E78")

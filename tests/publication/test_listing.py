@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 from datetime import date
 
 import pytest
@@ -120,3 +122,26 @@ def test_bad_filters_are_problems(cpl_client: TestClient, params: dict) -> None:
     response = cpl_client.get(URL, params=params)
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_search_never_matches_across_two_columns(
+    cpl_client: TestClient, make_entry: MakeEntry
+) -> None:
+    make_entry(1, manufacturer_name="Acme Meters Ltd", model_name="Zed E1")
+    assert ids(cpl_client.get(URL, params={"q": "Ltd"}).json()) == ["CPL-000001"]
+    assert ids(cpl_client.get(URL, params={"q": "LtdZed"}).json()) == []
+
+
+def test_listing_is_gzipped_when_the_client_accepts_it(
+    cpl_client: TestClient, make_entry: MakeEntry
+) -> None:
+    for number in range(1, 6):
+        make_entry(number)
+    with cpl_client.stream("GET", URL, headers={"Accept-Encoding": "gzip"}) as response:
+        assert response.headers["content-encoding"] == "gzip"
+        assert response.headers["vary"] == "Accept-Encoding"
+        raw = b"".join(response.iter_raw())
+    assert ids(json.loads(gzip.decompress(raw))) == [f"CPL-00000{n}" for n in range(1, 6)]
+    plain = cpl_client.get(URL, headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    assert ids(plain.json()) == [f"CPL-00000{n}" for n in range(1, 6)]

@@ -6,7 +6,7 @@ from datetime import datetime
 from functools import partial
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Header, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
@@ -24,6 +24,7 @@ from cpl_service.api.deps import (
     SettingsDep,
     SignerDep,
 )
+from cpl_service.api.encoding import GZIP, accepts_gzip
 from cpl_service.api.params import Offset, SequencePath
 from cpl_service.clock import utcnow
 from cpl_service.extracts import service
@@ -83,6 +84,7 @@ def _public(extract: Extract, ack_hours: int) -> ExtractPublic:
 
 @router.post("/extracts", status_code=201, response_model=ExtractPublic)
 def publish_extract(
+    background: BackgroundTasks,
     engine: EngineDep,
     settings: SettingsDep,
     cache: HotCacheDep,
@@ -101,6 +103,8 @@ def publish_extract(
         actor=actor,
     )
     cache.forget(LATEST_KEY)
+    # After the answer is sent: the gzip body, compressed once and stored.
+    background.add_task(service.store_gzip, engine=engine, sequence=extract.sequence)
     return _public(extract, settings.extract_ack_hours)
 
 
@@ -123,20 +127,32 @@ def list_extracts(
 
 
 def _payload_response(
-    ref: service.ExtractRef, payload: bytes | None, if_none_match: str | None
+    ref: service.ExtractRef,
+    payload: service.StoredPayload,
+    if_none_match: str | None,
+    accept_encoding: str | None,
 ) -> Response:
-    etag = f'"{ref.sha256}"'
+    """The payload as signed, or gzipped (compressed at publication) if the client accepts
+    it; each form has its own ETag, and the gzip body decodes to exactly the signed bytes."""
+    compressed = accepts_gzip(accept_encoding)
+    etag = f'"{ref.sha256}-gzip"' if compressed else f'"{ref.sha256}"'
     headers = {
         "ETag": etag,
         "Cache-Control": "private, max-age=0, must-revalidate",
+        "Vary": "Accept-Encoding",
         "X-CPL-Sequence": str(ref.sequence),
     }
     if if_none_match and etag in [t.strip() for t in if_none_match.split(",")]:
         return Response(status_code=304, headers=headers)
-    return Response(payload, media_type="application/json", headers=headers)
+    if compressed:
+        headers["Content-Encoding"] = GZIP
+        return Response(payload.gzip, media_type="application/json", headers=headers)
+    return Response(payload.identity, media_type="application/json", headers=headers)
 
 
-async def _newest(engine: Engine, cache: HotCache) -> tuple[service.ExtractRef, bytes]:
+async def _newest(
+    engine: Engine, cache: HotCache
+) -> tuple[service.ExtractRef, service.StoredPayload]:
     """The newest extract and its payload, from memory while they are fresh."""
     remembered: service.ExtractRef | None = cache.get(LATEST_KEY)
     held = service.cached_payload(remembered) if remembered else None
@@ -152,10 +168,11 @@ async def latest_extract(
     request: Request,
     _caller: DccOrSecasParty,
     if_none_match: Annotated[str | None, Header()] = None,
+    accept_encoding: Annotated[str | None, Header()] = None,
 ) -> Response:
-    """The newest extract's payload, byte for byte as signed (polled: kept cheap)."""
+    """The newest extract's payload, as signed (polled: kept cheap; gzipped if accepted)."""
     ref, payload = await _newest(request.app.state.engine, request.app.state.hot_cache)
-    return _payload_response(ref, payload, if_none_match)
+    return _payload_response(ref, payload, if_none_match, accept_encoding)
 
 
 @router.get("/extracts/{sequence}")
@@ -164,10 +181,11 @@ def extract_payload(
     session: SessionDep,
     _caller: DccOrSecasParty,
     if_none_match: Annotated[str | None, Header()] = None,
+    accept_encoding: Annotated[str | None, Header()] = None,
 ) -> Response:
-    """An extract's payload, byte for byte as signed."""
+    """An extract's payload, byte for byte as signed (gzipped if the client accepts it)."""
     ref = service.extract_ref(session, sequence)
-    return _payload_response(ref, service.payload_of(session, ref), if_none_match)
+    return _payload_response(ref, service.payload_of(session, ref), if_none_match, accept_encoding)
 
 
 @router.get("/extracts/{sequence}/signature")

@@ -4,7 +4,7 @@ Each party's single token becomes its first named token ("initial token"); entry
 gains the person or token that acted.
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 """
 
 from collections.abc import Sequence
@@ -15,7 +15,7 @@ from alembic import op
 from cpl_service.db import UTCDateTime
 
 revision: str = "0005"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
