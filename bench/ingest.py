@@ -27,10 +27,17 @@ from python_calamine import CalamineWorkbook
 from support import serve
 
 
+def heading_text(value: object) -> str:
+    """A heading of the template, which is always text (openpyxl types it as any cell value)."""
+    if not isinstance(value, str):
+        raise ValueError(f"the template's heading row holds {value!r}, not a heading")
+    return value
+
+
 def build(template: bytes, rows: int, *, offset: int = 0) -> bytes:
     workbook = load_workbook(io.BytesIO(template))
     sheet = workbook["CPL - New Entry"]
-    headings = [c.value for c in sheet[1]]
+    headings = [heading_text(c.value) for c in sheet[1]]
     expiry = date.today() + timedelta(days=800)  # noqa: DTZ011
     for n in range(offset, offset + rows):
         values = {
