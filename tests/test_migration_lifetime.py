@@ -130,10 +130,18 @@ def test_after_the_upgrade_the_rekeyed_notices_count_as_sent(blank: Settings) ->
     upgrade(engine, "0007")
     with Session(engine) as session:
         # The 6-month notice went out before the upgrade: nothing is due again before the end.
-        assert (
-            queue_due_cpa_notices(session=session, as_of=date(2027, 3, 1), settings=settings) == 0
+        before_the_end = queue_due_cpa_notices(
+            session=session,
+            as_of=date(2027, 3, 1),
+            settings=settings,
+            now=datetime(2027, 3, 1, 9, tzinfo=UTC),
         )
-        assert (
-            queue_due_cpa_notices(session=session, as_of=date(2027, 8, 31), settings=settings) == 1
+        assert before_the_end == 0
+        on_the_end = queue_due_cpa_notices(
+            session=session,
+            as_of=date(2027, 8, 31),
+            settings=settings,
+            now=datetime(2027, 8, 31, 9, tzinfo=UTC),
         )
+        assert on_the_end == 1
     engine.dispose()

@@ -48,3 +48,9 @@ def build_workbook(rows: list[dict[str, Any]]) -> bytes:
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+def cell_text(value: object) -> str:
+    """A cell value that must be text: openpyxl types every cell as any value a cell can hold."""
+    assert isinstance(value, str), f"expected text in the cell, found {value!r}"
+    return value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -22,7 +23,7 @@ def tokens(make_party: MakeParty) -> dict[str, str]:
 
 
 def lifetime_entry(
-    session: Session, number: str = "CPA-L", days: int = 400, **changes: object
+    session: Session, number: str = "CPA-L", days: int = 400, **changes: Any
 ) -> Entry:
     changes.setdefault("status", "active")
     return make_entry(

@@ -207,6 +207,7 @@ def test_submission_approval_is_all_or_nothing(
     from cpl_service.submissions.models import Submission
 
     maker, _ = make_party("manufacturer")
+    assert maker.id is not None
     submission = Submission(
         party_id=maker.id, filename="x.xlsx", content_sha256="0" * 64, size_bytes=1
     )

@@ -7,7 +7,7 @@ from email.message import EmailMessage
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from cpl_service.clock import utcnow
 from cpl_service.config import Settings
@@ -36,7 +36,7 @@ def by_recipient(received: list[Received]) -> dict[str, Received]:
 
 def notices(engine: Engine) -> list[Notice]:
     with Session(engine) as s:
-        return list(s.exec(select(Notice).order_by(Notice.id)).all())
+        return list(s.exec(select(Notice).order_by(col(Notice.id))).all())
 
 
 def test_the_full_12_6_month_and_end_sequence(

@@ -4,6 +4,7 @@ CPL router mounted, and a writer for hand-made CPL workbooks."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -81,20 +82,25 @@ def mount_cpl(app: Any) -> None:
         app.include_router(cpl.router, prefix="/api/v1")
 
 
+@contextmanager
 def client_for(settings: Settings) -> Iterator[TestClient]:
+    """A client of an app with the public CPL routes; its engine is disposed on leaving."""
     from cpl_service.main import create_app
 
     app = create_app(settings)
     mount_cpl(app)
-    with TestClient(app) as test_client:
-        yield test_client
-    app.state.engine.dispose()
+    try:
+        with TestClient(app) as test_client:
+            yield test_client
+    finally:
+        app.state.engine.dispose()
 
 
 @pytest.fixture
 def cpl_client(settings: Settings) -> Iterator[TestClient]:
     """A client of an app with the public CPL routes."""
-    yield from client_for(settings)
+    with client_for(settings) as test_client:
+        yield test_client
 
 
 @pytest.fixture

@@ -102,16 +102,12 @@ def test_round_trip_keeps_every_entry(
     assert result.entries == 5
     assert result.by_status == {"active": 3, "expired": 1, "withdrawn": 1}
 
-    fresh_client = client_for(fresh_settings)
-    client = next(fresh_client)
-    try:
+    with client_for(fresh_settings) as client:
         assert listing(client) == before
         assert (
             client.get("/api/v1/cpl.csv").content.split(b"\r\n")[1:]
             == cpl_client.get("/api/v1/cpl.csv").content.split(b"\r\n")[1:]
         )
-    finally:
-        fresh_client.close()
 
     engine = make_engine(fresh_settings)
     with Session(engine) as session:

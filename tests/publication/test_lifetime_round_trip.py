@@ -47,12 +47,8 @@ def test_fixed_term_and_lifetime_round_trip(
 
     result = run_import(fresh_settings, export(cpl_client, tmp_path / "cpl.xlsx"))
     assert result.entries == 2
-    fresh = client_for(fresh_settings)
-    client = next(fresh)
-    try:
+    with client_for(fresh_settings) as client:
         assert listing(client) == before
-    finally:
-        fresh.close()
     engine = make_engine(fresh_settings)
     with Session(engine) as session:
         registered = {

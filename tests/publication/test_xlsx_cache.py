@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from tests.conftest import MakeParty, auth
 from tests.factories import make_entry
+from tests.workbooks import cell_text
 
 
 def statuses(client: TestClient) -> dict[str, str]:
@@ -19,7 +20,7 @@ def statuses(client: TestClient) -> dict[str, str]:
     rows = list(sheet.iter_rows(values_only=True))
     headings = list(rows[0])
     id_at, status_at = headings.index("CPL Entry ID"), headings.index("Status")
-    return {row[id_at]: row[status_at] for row in rows[1:]}
+    return {cell_text(row[id_at]): cell_text(row[status_at]) for row in rows[1:]}
 
 
 def test_workbook_is_rebuilt_when_the_list_changes(

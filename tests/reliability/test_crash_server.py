@@ -21,7 +21,7 @@ import httpx
 import pytest
 from cryptography import x509
 from sqlalchemy import Engine
-from sqlmodel import Session, SQLModel, func, select
+from sqlmodel import Session, SQLModel, col, func, select
 
 from cpl_service.clock import today, utcnow
 from cpl_service.config import Settings
@@ -147,7 +147,7 @@ def test_publish_killed_at_several_points(
 
     root = x509.load_pem_x509_certificate((settings.data_dir / "dev-pki" / "root.pem").read_bytes())
     with Session(engine) as check:
-        extracts = check.exec(select(Extract).order_by(Extract.sequence)).all()
+        extracts = check.exec(select(Extract).order_by(col(Extract.sequence))).all()
     assert [e.sequence for e in extracts] == list(range(1, len(extracts) + 1))
     previous = None
     for extract in extracts:

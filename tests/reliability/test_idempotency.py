@@ -106,7 +106,9 @@ def test_same_key_with_another_body_is_a_422(
 def test_malformed_keys_are_refused(client: TestClient, make_party: MakeParty, key: str) -> None:
     _, secas = make_party("secas")
     headers = [*auth(secas).items(), ("Idempotency-Key", key)]
-    response = client.post(f"{API}/extracts", headers=[(k, v.encode()) for k, v in headers])
+    response = client.post(
+        f"{API}/extracts", headers=[(k.encode(), v.encode()) for k, v in headers]
+    )
     assert response.status_code == 422, response.text
     assert "Idempotency-Key" in response.json()["detail"]
 

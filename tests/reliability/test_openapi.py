@@ -48,7 +48,10 @@ def test_downloads_declare_their_media_types(client: TestClient) -> None:
         "/api/v1/signing/certificates": "application/pem-certificate-chain",
     }
     for path, media_type in expected.items():
-        assert list(paths[path]["get"]["responses"]["200"]["content"]) == [media_type], path
+        assert next(iter(paths[path]["get"]["responses"]["200"]["content"])) == media_type, path
+    # The signers' listing is the one download with a second, JSON, form.
+    signers = paths["/api/v1/signing/certificates"]["get"]["responses"]["200"]["content"]
+    assert list(signers) == ["application/pem-certificate-chain", "application/json"]
     # And the served responses say the same.
     for path in ("/api/v1/template", "/api/v1/cpl.xlsx", "/api/v1/cpl.csv"):
         served = client.get(path).headers["content-type"].split(";")[0]

@@ -18,7 +18,7 @@ from cpl_service.parties.service import add_certificate
 from cpl_service.signing.devpki import init_dev_pki
 from cpl_service.submissions.models import Submission
 from tests.conftest import MakeParty, auth
-from tests.workbooks import build_workbook, valid_row
+from tests.workbooks import build_workbook, cell_text, valid_row
 
 API = "/api/v1"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -367,7 +367,7 @@ def test_template_is_public_and_round_trips(client: TestClient, make_party: Make
     assert response.headers["content-type"] == XLSX
     workbook = load_workbook(io.BytesIO(response.content))
     sheet = workbook["CPL - New Entry"]
-    headings = [c.value for c in sheet[1]]
+    headings = [cell_text(c.value) for c in sheet[1]]
     row = valid_row()
     for column, heading in enumerate(headings, start=1):
         sheet.cell(row=2, column=column, value=row.get(heading))
