@@ -130,10 +130,8 @@ def test_after_the_upgrade_the_rekeyed_notices_count_as_sent(blank: Settings) ->
     upgrade(engine, "0007")
     with Session(engine) as session:
         # The 6-month notice went out before the upgrade: nothing is due again before the end.
-        assert (
-            queue_due_cpa_notices(session=session, as_of=date(2027, 3, 1), settings=settings) == 0
-        )
-        assert (
-            queue_due_cpa_notices(session=session, as_of=date(2027, 8, 31), settings=settings) == 1
-        )
+        for as_of, queued in ((date(2027, 3, 1), 0), (date(2027, 8, 31), 1)):
+            now = datetime.combine(as_of, datetime.min.time(), tzinfo=UTC)
+            due = queue_due_cpa_notices(session=session, as_of=as_of, settings=settings, now=now)
+            assert due == queued
     engine.dispose()
