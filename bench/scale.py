@@ -35,6 +35,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -131,7 +132,7 @@ def measure(size: int, scratch: Path, url: str | None, port: int) -> dict[str, t
         figures[MEMORY[1]] = (rss, rss)
         figures["cpl.csv"] = timed(pid, lambda: http.get("/api/v1/cpl.csv"))
         figures["search"] = max(
-            timed(pid, lambda q=q: http.get("/api/v1/entries", params={"q": q}, headers=auth))
+            timed(pid, partial(http.get, "/api/v1/entries", params={"q": q}, headers=auth))
             for q in ("CPA-77", "maker 07", "Model 3")
         )
     # Import the exported list into an empty database, as when moving between instances.

@@ -60,7 +60,7 @@ def build_workbook(
     """
     workbook = load_workbook(io.BytesIO(template))
     sheet = workbook["CPL - New Entry"]
-    headings = [c.value for c in sheet[1]]
+    headings = [str(c.value) for c in sheet[1]]  # the template's headings are text
     expiry = date.today() + timedelta(days=800)  # noqa: DTZ011
     for n in range(offset, offset + rows):
         number = n % 50 if certificates == "shared" else n

@@ -205,7 +205,8 @@ def test_xlsx_prints_well(cpl_client: TestClient, mixed_entries: list[Entry]) ->
     for title in ("CPL", "Changes"):
         sheet = workbook[title]
         assert sheet.page_setup.orientation == "landscape"
-        assert sheet.sheet_properties.pageSetUpPr.fitToPage
+        setup = sheet.sheet_properties.pageSetUpPr
+        assert setup is not None and setup.fitToPage
         # OOXML's default for an omitted fitToWidth is 1 page wide.
         assert sheet.page_setup.fitToWidth in (None, 1)
         assert sheet.page_setup.fitToHeight == 0  # as many pages down as needed
