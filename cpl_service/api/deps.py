@@ -39,7 +39,7 @@ from cpl_service.parties.sessions import (
     csrf_ok,
     principal_for_session,
 )
-from cpl_service.parties.tokens import hash_token, principal_for_token
+from cpl_service.parties.tokens import hash_token, principal_for_token, token_refusal
 from cpl_service.signing.config import LoadedSigner
 from cpl_service.startup import load_signer
 
@@ -166,6 +166,12 @@ async def get_principal(request: Request, credentials: BearerCredentials) -> Pri
     cache: HotCache = request.app.state.hot_cache
     key = token_cache_key(hash_token(credentials.credentials))
     cached: Principal | None = cache.get(key)
+    if cached is not None and cached.token is not None:
+        # A token that expires while remembered is refused on time, not up to the TTL late.
+        expired = token_refusal(revoked_at=None, expires_at=cached.token.expires_at, now=utcnow())
+        if expired:
+            cache.forget(key)
+            raise _unauthorised()
     if cached is None:
         engine: Engine = request.app.state.engine
         cached = await run_in_threadpool(_principal_for_token, engine, credentials.credentials)
