@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import TextClause
 from sqlmodel import Session, SQLModel, col, select
 
 from cpl_service.batches import batches
@@ -115,20 +117,23 @@ def live_identities(session: Session, identities: Collection[Identity]) -> set[I
     """
     found: set[Identity] = set()
     for batch in batches(sorted(identities)):
-        values = ", ".join(
-            "(" + ", ".join(f":v{row}_{part}" for part in range(5)) + ")"
-            for row in range(len(batch))
-        )
         parameters = {
             f"v{row}_{part}": value
             for row, identity in enumerate(batch)
             for part, value in enumerate(identity)
         }
-        rows = session.connection().execute(
-            text(_LIVE_IDENTITIES_SQL.format(values=values)), parameters
-        )
+        rows = session.connection().execute(_live_identities_statement(len(batch)), parameters)
         found.update((r[0], r[1], r[2], r[3], r[4]) for r in rows)
     return found
+
+
+@functools.lru_cache(maxsize=32)
+def _live_identities_statement(count: int) -> TextClause:
+    """The statement for `count` identities (made once per size: parsing it is not free)."""
+    values = ", ".join(
+        "(" + ", ".join(f":v{row}_{part}" for part in range(5)) + ")" for row in range(count)
+    )
+    return text(_LIVE_IDENTITIES_SQL.format(values=values))
 
 
 def certificates_on_record(
