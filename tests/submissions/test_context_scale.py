@@ -72,7 +72,6 @@ def assert_reads_only_named(sent: list[Statement], named: set[str]) -> None:
 def fill_cpl(session: Session, count: int) -> None:
     """`count` Active entries and their certificates that no upload here names."""
     now = utcnow()
-    entry = SQLModel.metadata.tables["entry"]
     certificate = SQLModel.metadata.tables["assurance_certificate"]
     session.connection().execute(
         certificate.insert(),
@@ -99,7 +98,6 @@ def fill_cpl(session: Session, count: int) -> None:
             zigbee_certificate_number=f"OLD-ZIG-{n}",
             dlms_certificate_number=f"OLD-DLMS-{n}",
         )
-    assert certificate is not None and entry is not None
 
 
 def upload(settings: Settings, engine: Engine, party: Any, rows: list[dict[str, Any]]) -> Any:
