@@ -8,28 +8,39 @@ A good file is loaded in one transaction: each entry keeps its ID and status, ge
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import insert, text
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, select
 
-from cpl_service.certificates.models import AssuranceCertificate
+from cpl_service.batches import batches
+from cpl_service.certificates.models import CertificateStatus
 from cpl_service.clock import utcnow
 from cpl_service.db import is_postgres
 from cpl_service.devices import CertificateKind
-from cpl_service.entries.models import LIVE_STATUSES_SQL, Entry, EntryEvent, format_entry_id
+from cpl_service.entries.models import format_entry_id
 from cpl_service.entries.workflow import REMOVAL_STATUSES
 from cpl_service.errors import ConflictError, InvalidInputError, WorkbookRejectedError
 from cpl_service.parties.models import Role
 from cpl_service.publication.reader import read_cpl_workbook
 from cpl_service.specifications.models import TechnicalSpecification
+from cpl_service.submissions.service import certificates_on_record, live_identities
 from cpl_service.workbook.checks import check_workbook
-from cpl_service.workbook.context import IMPORT, CheckContext, CpaOnRecord
+from cpl_service.workbook.context import (
+    CERTIFICATE_FIELDS,
+    IMPORT,
+    CheckContext,
+    named_certificate_numbers,
+    named_entry_ids,
+    named_identities,
+)
+from cpl_service.workbook.reader import RawRow
 from cpl_service.workbook.report import Issue
 from cpl_service.workbook.specifications import SpecificationInfo
 
@@ -72,28 +83,41 @@ def import_issue(issue: Issue) -> dict[str, Any]:
     return found
 
 
-def _check_context(session: Session, *, today: date) -> tuple[CheckContext, set[tuple[str, str]]]:
-    """What the rules need from the database, and the certificates already registered."""
+def _taken_entry_ids(session: Session, named: Collection[str]) -> set[str]:
+    """Those of the `named` entry IDs in use: as an entry's ID, or as the number of one."""
+    table = SQLModel.metadata.tables["entry"]
+    numbers = sorted(
+        {int(n) for n in (e.removeprefix("CPL-") for e in named) if n.isdigit() and len(n) < 10}
+    )
     taken: set[str] = set()
-    for number, entry_id in session.exec(select(Entry.id, Entry.entry_id)).all():
-        taken.add(entry_id)
-        if number is not None:
-            taken.add(format_entry_id(number))
-    live = session.execute(
-        sa.select(
-            col(Entry.manufacturer_id),
-            col(Entry.model_id),
-            col(Entry.hardware_version),
-            col(Entry.firmware_version),
-            col(Entry.physical_device_type),
-        ).where(text(LIVE_STATUSES_SQL))
-    ).all()
-    cpa: dict[str, CpaOnRecord] = {}
-    known: set[tuple[str, str]] = set()
-    for cert in session.exec(select(AssuranceCertificate)).all():
-        known.add((cert.kind, cert.number))
-        if cert.kind == CertificateKind.CPA:
-            cpa[cert.number] = CpaOnRecord.of(cert)
+    for batch in batches(sorted(named)):
+        rows = session.connection().execute(
+            sa.select(table.c.entry_id).where(table.c.entry_id.in_(list(batch)))
+        )
+        taken.update(entry_id for (entry_id,) in rows)
+    for number_batch in batches(numbers):
+        rows = session.connection().execute(
+            sa.select(table.c.id).where(table.c.id.in_(list(number_batch)))
+        )
+        taken.update(format_entry_id(number) for (number,) in rows)
+    return taken
+
+
+def _check_context(
+    session: Session, rows: Sequence[RawRow], *, today: date
+) -> tuple[CheckContext, set[tuple[str, str]]]:
+    """What the rules need from the database for what the rows name, and which of the
+    certificates they name are registered already."""
+    registered = certificates_on_record(
+        session,
+        named_certificate_numbers(rows, CERTIFICATE_FIELDS),
+        kinds=[kind.value for kind in CertificateKind],
+    )
+    cpa = {
+        number: on_record
+        for (kind, number), on_record in registered.items()
+        if kind == CertificateKind.CPA
+    }
     specifications = {
         s.name: SpecificationInfo(s.name, s.kind, s.installation_end_date)
         for s in session.exec(select(TechnicalSpecification)).all()
@@ -102,12 +126,12 @@ def _check_context(session: Session, *, today: date) -> tuple[CheckContext, set[
         submitter_role=Role.SECAS,
         upload_date=today,
         specifications=specifications,
-        live_identities={(r[0], r[1], r[2], r[3], r[4]) for r in live},
+        live_identities=live_identities(session, named_identities(rows)),
         cpa_certificates=cpa,
         source=IMPORT,
-        taken_entry_ids=taken,
+        taken_entry_ids=_taken_entry_ids(session, named_entry_ids(rows)),
     )
-    return context, known
+    return context, set(registered)
 
 
 def import_cpl(
@@ -132,7 +156,7 @@ def import_cpl(
         raise InvalidInputError("A Panel decision reference (at most 100 characters) is needed.")
     moment = now or utcnow()
     parsed = read_cpl_workbook(path)
-    context, known = _check_context(session, today=moment.date())
+    context, known = _check_context(session, parsed.rows, today=moment.date())
     report = check_workbook(parsed, context=context)
     if report.errors:
         raise WorkbookRejectedError(
@@ -179,23 +203,28 @@ def _store(
     source: str,
     now: datetime,
 ) -> int:
-    new_certificates: dict[tuple[str, str], AssuranceCertificate] = {}
+    new_certificates: dict[tuple[str, str], dict[str, Any]] = {}
     for fields in entries:
         for kind in CertificateKind:
             number = fields[f"{kind.value.lower()}_certificate_number"]
             key = (kind.value, number)
             if number and key not in known and key not in new_certificates:
                 is_cpa = kind == CertificateKind.CPA
-                new_certificates[key] = AssuranceCertificate(
-                    kind=kind.value,
-                    number=number,
-                    cpa_certificate_type=fields["cpa_certificate_type"] if is_cpa else None,
-                    cpa_expiry_date=fields["cpa_expiry_date"] if is_cpa else None,
-                    cpa_renewal_date=fields["cpa_renewal_date"] if is_cpa else None,
-                    cpa_conditional_date=fields["cpa_conditional_date"] if is_cpa else None,
-                    created_at=now,
-                )
-    session.add_all(new_certificates.values())
+                new_certificates[key] = {
+                    "kind": kind.value,
+                    "number": number,
+                    "cpa_certificate_type": fields["cpa_certificate_type"] if is_cpa else None,
+                    "cpa_expiry_date": fields["cpa_expiry_date"] if is_cpa else None,
+                    "cpa_renewal_date": fields["cpa_renewal_date"] if is_cpa else None,
+                    "cpa_conditional_date": fields["cpa_conditional_date"] if is_cpa else None,
+                    "status": CertificateStatus.VALID.value,
+                    "created_at": now,
+                }
+    tables = SQLModel.metadata.tables
+    # Core executemany, one statement per table and batch: no ORM object per row.
+    connection = session.connection()
+    for batch in batches(list(new_certificates.values()), _BATCH):
+        connection.execute(tables["assurance_certificate"].insert(), list(batch))
 
     entry_rows: list[dict[str, Any]] = []
     event_rows: list[dict[str, Any]] = []
@@ -229,11 +258,10 @@ def _store(
                 "panel_decision_ref": reference,
             }
         )
-    for start in range(0, len(entry_rows), _BATCH):
-        session.execute(insert(Entry), entry_rows[start : start + _BATCH])
-    for start in range(0, len(event_rows), _BATCH):
-        session.execute(insert(EntryEvent), event_rows[start : start + _BATCH])
-    session.flush()
+    for batch in batches(entry_rows, _BATCH):
+        connection.execute(tables["entry"].insert(), list(batch))
+    for batch in batches(event_rows, _BATCH):
+        connection.execute(tables["entry_event"].insert(), list(batch))
     if is_postgres(session.get_bind()):  # type: ignore[arg-type]
         session.execute(
             text(

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,15 +15,17 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import TextClause
 from sqlmodel import Session, SQLModel, col, select
 
 from cpl_service.batches import batches
-from cpl_service.certificates.models import AssuranceCertificate, CertificateStatus
+from cpl_service.certificates.cpa import CpaCertificateType
+from cpl_service.certificates.models import CertificateStatus
 from cpl_service.config import Settings
 from cpl_service.devices import CertificateKind
 from cpl_service.entries import service as entries
 from cpl_service.entries.models import (
-    LIVE_STATUSES,
+    LIVE_STATUSES_SQL,
     Entry,
     EntryStatus,
     SubmissionType,
@@ -50,7 +53,12 @@ from cpl_service.workbook.checks import (
     check_workbook,
     referenced_entry_ids,
 )
-from cpl_service.workbook.context import CpaOnRecord
+from cpl_service.workbook.context import (
+    CpaOnRecord,
+    Identity,
+    named_certificate_numbers,
+    named_identities,
+)
 from cpl_service.workbook.reader import ReadLimits, read_workbook
 from cpl_service.workbook.specifications import SpecificationInfo
 
@@ -88,19 +96,81 @@ def specification_infos(session: Session) -> list[SpecificationInfo]:
     ]
 
 
-def _context(session: Session, party: Party, rows: Sequence[Any], today: Any) -> CheckContext:
-    entry_table = SQLModel.metadata.tables["entry"]
-    live = session.connection().execute(
-        sa_select(*(entry_table.c[name] for name in IDENTITY_COLUMNS)).where(
-            entry_table.c.status.in_(LIVE_STATUSES)
-        )
+# A join with a VALUES list rather than `(columns) IN (…)`: SQLite looks row values up
+# through an index only this way. The status test is spelt exactly as the partial unique
+# index's predicate (`LIVE_STATUSES_SQL`), so both databases answer from that index.
+# Only bind placeholders (`:v0_0` …) are ever put in `{values}`; every value is bound.
+_LIVE_IDENTITIES_SQL = (
+    "SELECT e.manufacturer_id, e.model_id, e.hardware_version, e.firmware_version, "  # noqa: S608
+    "e.physical_device_type FROM (VALUES {values}) AS v JOIN entry AS e "
+    "ON e.manufacturer_id = v.column1 AND e.model_id = v.column2 "
+    "AND e.hardware_version = v.column3 AND e.firmware_version = v.column4 "
+    "AND e.physical_device_type = v.column5 WHERE e." + LIVE_STATUSES_SQL
+)
+
+
+def live_identities(session: Session, identities: Collection[Identity]) -> set[Identity]:
+    """Those of `identities` that are live (pending review or Active) in the database.
+
+    Asks only for the Device Models given, in batches: the cost grows with the rows checked,
+    not with the CPL.
+    """
+    found: set[Identity] = set()
+    for batch in batches(sorted(identities)):
+        parameters = {
+            f"v{row}_{part}": value
+            for row, identity in enumerate(batch)
+            for part, value in enumerate(identity)
+        }
+        rows = session.connection().execute(_live_identities_statement(len(batch)), parameters)
+        found.update((r[0], r[1], r[2], r[3], r[4]) for r in rows)
+    return found
+
+
+@functools.lru_cache(maxsize=32)
+def _live_identities_statement(count: int) -> TextClause:
+    """The statement for `count` identities (made once per size: parsing it is not free)."""
+    values = ", ".join(
+        "(" + ", ".join(f":v{row}_{part}" for part in range(5)) + ")" for row in range(count)
     )
-    cpa = session.exec(
-        select(AssuranceCertificate).where(AssuranceCertificate.kind == CertificateKind.CPA.value)
-    ).all()
-    wanted = sorted(referenced_entry_ids(rows))
+    return text(_LIVE_IDENTITIES_SQL.format(values=values))
+
+
+def certificates_on_record(
+    session: Session, numbers: Collection[str], *, kinds: Collection[str]
+) -> dict[tuple[str, str], CpaOnRecord]:
+    """(kind, number) -> the register's certificate, for those of `numbers` (of `kinds`) in it.
+
+    Only CPA certificates carry a type and dates; the others are there only to say they are.
+    """
+    table = SQLModel.metadata.tables["assurance_certificate"]
+    found: dict[tuple[str, str], CpaOnRecord] = {}
+    for batch in batches(sorted(numbers)):
+        rows = session.connection().execute(
+            sa_select(
+                table.c.kind,
+                table.c.number,
+                table.c.cpa_certificate_type,
+                table.c.cpa_expiry_date,
+                table.c.cpa_renewal_date,
+                table.c.cpa_conditional_date,
+            ).where(table.c.kind.in_(sorted(kinds)), table.c.number.in_(list(batch)))
+        )
+        for kind, number, cpa_type, expiry, renewal, conditional in rows:
+            found[(kind, number)] = CpaOnRecord(
+                CpaCertificateType(cpa_type or CpaCertificateType.FIXED_TERM),
+                expiry,
+                renewal,
+                conditional,
+            )
+    return found
+
+
+def _previous_entries(
+    session: Session, party: Party, entry_ids: Collection[str]
+) -> dict[str, PreviousEntry]:
     previous: dict[str, PreviousEntry] = {}
-    for batch in batches(wanted):
+    for batch in batches(sorted(entry_ids)):
         for e in session.exec(select(Entry).where(col(Entry.entry_id).in_(batch))).all():
             if e.status not in PUBLIC_STATUSES and not entries.can_see(party, e):
                 continue  # another party's private entry must read exactly like a missing one
@@ -113,13 +183,23 @@ def _context(session: Session, party: Party, rows: Sequence[Any], today: Any) ->
                 firmware_version=e.firmware_version,
                 physical_device_type=e.physical_device_type,
             )
+    return previous
+
+
+def _context(session: Session, party: Party, rows: Sequence[Any], today: Any) -> CheckContext:
+    """What the rules need from the database, for exactly what the rows name."""
+    cpa = certificates_on_record(
+        session,
+        named_certificate_numbers(rows, ["cpa_certificate_number"]),
+        kinds=[CertificateKind.CPA.value],
+    )
     return CheckContext(
         submitter_role=party.role,
         upload_date=today,
         specifications={s.name: s for s in specification_infos(session)},
-        live_identities={tuple(row) for row in live},  # type: ignore[misc]
-        cpa_certificates={c.number: CpaOnRecord.of(c) for c in cpa},
-        entries=previous,
+        live_identities=live_identities(session, named_identities(rows)),
+        cpa_certificates={number: on_record for (_, number), on_record in cpa.items()},
+        entries=_previous_entries(session, party, referenced_entry_ids(rows)),
     )
 
 

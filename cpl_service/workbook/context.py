@@ -6,16 +6,19 @@ stated here, once, as a `RowSource`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import date
 
 from cpl_service.certificates.cpa import CpaCertificateType
 from cpl_service.certificates.models import AssuranceCertificate
+from cpl_service.devices import find_device_type
 from cpl_service.entries.models import SubmissionType
 from cpl_service.entries.workflow import LISTED_STATUSES
+from cpl_service.workbook.cells import cell_text
 from cpl_service.workbook.headings import CPL_LAYOUT, SUBMISSION_LAYOUT, Layout
+from cpl_service.workbook.reader import RawRow
 from cpl_service.workbook.specifications import SpecificationInfo
 
 NEW_DEVICE_MODEL = SubmissionType.NEW_DEVICE_MODEL
@@ -146,3 +149,50 @@ class CheckContext:
     entries: Mapping[str, PreviousEntry] = field(default_factory=dict)
     source: RowSource = UPLOAD
     taken_entry_ids: AbstractSet[str] = frozenset()
+
+
+# What the rows name, so the service loads only that from the database. Each is a superset of
+# what the rules look up: a value the rules would refuse is looked up anyway, harmlessly.
+
+_IDENTITY_HEX = ("manufacturer_id", "model_id", "hardware_version", "firmware_version")
+CERTIFICATE_FIELDS = (
+    "zigbee_certificate_number",
+    "dlms_certificate_number",
+    "cpa_certificate_number",
+)
+
+
+def named_identities(rows: Iterable[RawRow]) -> set[Identity]:
+    """The Device Models (as `CheckContext.live_identities` holds them) the rows give."""
+    found: set[Identity] = set()
+    for row in rows:
+        parts = [cell_text(row.values.get(name)) for name in _IDENTITY_HEX]
+        device_text = cell_text(row.values.get("physical_device_type"))
+        device = find_device_type(device_text) if device_text is not None else None
+        if device is None or any(p is None for p in parts):
+            continue
+        manufacturer, model, hardware, firmware = (p.upper() for p in parts if p is not None)
+        found.add((manufacturer, model, hardware, firmware, device.code))
+    return found
+
+
+def named_certificate_numbers(rows: Iterable[RawRow], fields: Iterable[str]) -> set[str]:
+    """The certificate numbers the rows give in any of `fields` (e.g. `CERTIFICATE_FIELDS`)."""
+    names = tuple(fields)
+    found: set[str] = set()
+    for row in rows:
+        for name in names:
+            number = cell_text(row.values.get(name))
+            if number is not None:
+                found.add(number)
+    return found
+
+
+def named_entry_ids(rows: Iterable[RawRow]) -> set[str]:
+    """The CPL Entry IDs rows of a published CPL give as their own (e.g. `CPL-000123`)."""
+    found: set[str] = set()
+    for row in rows:
+        text = cell_text(row.values.get("entry_id"))
+        if text is not None:
+            found.add(text.upper())
+    return found
