@@ -60,7 +60,7 @@ def test_import_reads_only_what_the_file_names(
     assert found == {(2, "entry-exists"), (3, "duplicate-device-model")}
     named = {taken_by_number, "CPL-009001", "AB01", live.firmware_version, "ZIG-1", "CPA-1"}
     assert reads(statements, "entry") and reads(statements, "assurance_certificate")
-    assert_reads_only_named(statements, named | {live.id})
+    assert_reads_only_named(statements, {*named, live.id})
 
 
 def test_import_registers_only_the_new_certificates(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from collections.abc import Set as AbstractSet
 from datetime import timedelta
 from typing import Any
 
@@ -59,7 +60,7 @@ def values_of(parameters: Any) -> set[Any]:
     return set()
 
 
-def assert_reads_only_named(sent: list[Statement], named: set[str]) -> None:
+def assert_reads_only_named(sent: list[Statement], named: AbstractSet[object]) -> None:
     """Every read of entries or certificates is narrowed to values the rows give."""
     for table in ("entry", "assurance_certificate"):
         for sql, parameters in reads(sent, table):
