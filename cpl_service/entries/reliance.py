@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -142,16 +143,38 @@ def clear_conditional_date(
         session=session, kind=CertificateKind.CPA.value, number=number
     )
     old = register.drop_conditional_date(session=session, certificate=certificate)
+    return _record_on_relying(
+        session=session,
+        certificate=certificate,
+        action="conditional_date_cleared",
+        actor=actor,
+        now=now,
+        reason=f"CPA certificate {certificate.number}: conditional date {old.isoformat()} "
+        f"cleared ({reference.strip()})",
+        cpa_conditional_date=None,
+    )
+
+
+def _record_on_relying(
+    *,
+    session: Session,
+    certificate: AssuranceCertificate,
+    action: str,
+    actor: Actor,
+    now: datetime,
+    reason: str,
+    **changes: Any,
+) -> CertificateView:
+    """Apply a certificate change to every entry relying on it, with an event each; commit."""
     for entry in _relying(session, certificate):
         annotate(
             session=session,
             entry=entry,
-            action="conditional_date_cleared",
+            action=action,
             actor=actor,
             at=now,
-            reason=f"CPA certificate {certificate.number}: conditional date {old.isoformat()} "
-            f"cleared ({reference.strip()})",
-            cpa_conditional_date=None,
+            reason=reason,
+            **changes,
         )
     session.commit()
     session.refresh(certificate)
@@ -186,17 +209,13 @@ def record_renewal(
         session=session, certificate=certificate, renewal_date=renewal_date, today=now.date()
     )
     was = f"renewal date {old.isoformat()}" if old else "no renewal date"
-    for entry in _relying(session, certificate):
-        annotate(
-            session=session,
-            entry=entry,
-            action="cpa_renewed",
-            actor=actor,
-            at=now,
-            reason=f"CPA certificate {certificate.number} renewed: {was} became "
-            f"{renewal_date.isoformat()} ({reference.strip()})",
-            cpa_renewal_date=renewal_date,
-        )
-    session.commit()
-    session.refresh(certificate)
-    return certificate_view(session=session, certificate=certificate)
+    return _record_on_relying(
+        session=session,
+        certificate=certificate,
+        action="cpa_renewed",
+        actor=actor,
+        now=now,
+        reason=f"CPA certificate {certificate.number} renewed: {was} became "
+        f"{renewal_date.isoformat()} ({reference.strip()})",
+        cpa_renewal_date=renewal_date,
+    )

@@ -9,11 +9,8 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -32,39 +29,11 @@ from cpl_service.idempotency.models import IdempotencyRecord
 from cpl_service.submissions.models import Submission
 from tests.conftest import MakeParty, auth
 from tests.factories import make_entry
-from tests.server import free_port, server_env
+from tests.server import server_process
 from tests.workbooks import build_workbook, valid_row
 
 KILL_AFTER_SECONDS = (0.0, 0.05, 0.15, 0.4, 0.8, 1.5)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-@contextmanager
-def killable_server(settings: Settings, log: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    port = free_port()
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "cpl_service.cli", "serve", "--port", str(port)],
-            env=server_env(settings),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert process.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
-            time.sleep(0.1)
-        yield process, base
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(10)
 
 
 def _send_and_kill(
@@ -115,7 +84,7 @@ def test_publish_killed_at_several_points(
     keys = []
     unanswered = 0
     for n, delay in enumerate(KILL_AFTER_SECONDS):
-        with killable_server(settings, log) as (process, base):
+        with server_process(settings, log, append=True) as (process, base):
             key = f"killed-publish-{n}"
             keys.append(key)
             request = httpx.Request(
@@ -130,7 +99,10 @@ def test_publish_killed_at_several_points(
     # A killed publish acted only if it had reserved its key first.
     assert published_before <= len(reserved)
     fresh = 0
-    with killable_server(settings, log) as (_, base), httpx.Client(base_url=base) as http:
+    with (
+        server_process(settings, log, append=True) as (_, base),
+        httpx.Client(base_url=base) as http,
+    ):
         for key in keys:
             retry = http.post(
                 "/api/v1/extracts", headers={**auth(secas), "Idempotency-Key": key}, timeout=120
@@ -173,7 +145,7 @@ def test_upload_killed_at_several_points_stores_nothing_of_itself(
     workbook = build_workbook(rows)
     unanswered = 0
     for delay in KILL_AFTER_SECONDS:
-        with killable_server(settings, log) as (process, base):
+        with server_process(settings, log, append=True) as (process, base):
             request = httpx.Request(
                 "POST",
                 f"{base}/api/v1/submissions",
@@ -192,7 +164,10 @@ def test_upload_killed_at_several_points_stores_nothing_of_itself(
         if submissions:
             break  # it completed before the kill: later points would only find it stored
     assert unanswered, "every upload finished before its kill: nothing was proven"
-    with killable_server(settings, log) as (_, base), httpx.Client(base_url=base) as http:
+    with (
+        server_process(settings, log, append=True) as (_, base),
+        httpx.Client(base_url=base) as http,
+    ):
         again = http.post(
             "/api/v1/submissions",
             files={"file": ("cpl.xlsx", workbook, XLSX)},
