@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
-from cpl_service import __version__
+from cpl_service import __version__, web
 from cpl_service.api import errors, openapi
 from cpl_service.api.deps import HotCache
 from cpl_service.api.idempotency import IdempotencyKeys
@@ -38,4 +38,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     for router in ROUTERS:
         app.include_router(router, prefix="/api/v1")
+    web.install(app)
     return app

@@ -22,6 +22,7 @@ ROOT = Path(cpl_service.__file__).parent
 ORDER: tuple[str, ...] = (
     "cli",
     "main",
+    "web",
     "api",
     "startup",
     "migrations",

@@ -132,7 +132,8 @@ def _principal_for_token(engine: Engine, token: str) -> Principal | None:
         return principal_for_token(session=session, secret=token, now=utcnow())
 
 
-def _principal_for_cookie(request: Request, secret: str) -> Principal | None:
+def principal_for_cookie(request: Request, secret: str) -> Principal | None:
+    """The signed-in person behind a session cookie's secret (None when over)."""
     settings: Settings = request.app.state.settings
     with Session(request.app.state.engine, expire_on_commit=False) as session:
         return principal_for_session(
@@ -151,7 +152,7 @@ async def get_principal(request: Request, credentials: BearerCredentials) -> Pri
     """
     secret = request.cookies.get(SESSION_COOKIE)
     if credentials is None and secret:
-        principal = await run_in_threadpool(_principal_for_cookie, request, secret)
+        principal = await run_in_threadpool(principal_for_cookie, request, secret)
         if principal is None:
             raise _unauthorised()
         if request.method not in SAFE_METHODS and not csrf_ok(

@@ -128,6 +128,26 @@ def set_password(
     _store_password(session, user, password, actor, now, None)
 
 
+def change_password(
+    *,
+    session: Session,
+    user: User,
+    current: str,
+    password: str,
+    actor: Actor,
+    now: datetime,
+    address: str | None = None,
+) -> None:
+    """A signed-in person changes their own password; every one of their sessions ends."""
+    if not verify_password(user.password_hash, current):
+        raise InvalidInputError("The current password is not right.", field="current_password")
+    if current == password:
+        raise InvalidInputError(
+            "The new password must differ from the current one.", field="password"
+        )
+    _store_password(session, user, password, actor, now, address)
+
+
 def set_password_with_link(
     *, session: Session, secret: str, password: str, now: datetime, address: str | None = None
 ) -> User:

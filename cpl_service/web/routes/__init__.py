@@ -1,0 +1,10 @@
+"""Every page router; `web.install` adds them to the app."""
+
+from fastapi import APIRouter
+
+from cpl_service.web.routes import account, home
+
+PAGE_ROUTERS: list[APIRouter] = [
+    home.router,
+    account.router,
+]
