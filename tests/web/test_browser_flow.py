@@ -1,0 +1,259 @@
+"""The pages in a real browser: Debian's Chromium driven by Playwright, axe-core on every page.
+
+One flow, as the people who use the service would go through it, against a real
+`cpl-service serve` on a fresh SQLite database set up with the README's commands. Every page
+visited is saved as a full-page screenshot under `test-artifacts/browser/` (ignored by git) and
+measured with axe-core: no violation of impact *serious* or *critical* is allowed.
+
+Chromium is `/usr/bin/chromium` (Debian's package; `scripts/test` installs it), never a browser
+downloaded by `playwright install`. axe-core is the npm package pinned in
+`tests/web/browser/package-lock.json` (`scripts/test` runs `npm ci` there).
+
+axe-core is injected with `page.evaluate(<its source>)`: the pages' Content-Security-Policy
+forbids inline scripts, so `add_script_tag` (an inline `<script>`) would be blocked, and
+`bypass_csp=True` would measure a page with its CSP off. An evaluated script runs like
+DevTools' console — outside the page's CSP — so the page is measured exactly as served.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from cpl_service import cli
+from cpl_service.config import Settings
+from tests.conftest import PASSWORD
+from tests.server import running_server
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts" / "browser"
+AXE = Path(__file__).parent / "browser" / "node_modules" / "axe-core" / "axe.min.js"
+CHROMIUM = Path("/usr/bin/chromium")
+BLOCKING = ("serious", "critical")
+LAPTOP = {"width": 1280, "height": 800}
+
+SECAS_EMAIL = "jane@secas.example"
+MAKER_EMAIL = "mo@acme.example"
+DCC_EMAIL = "dev@dcc.example"
+DCC_PASSWORD = "the dcc operator's own secret"
+
+
+def run_cli(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, *argv: str, stdin: str = ""
+) -> str:
+    """Run `cpl-service ARGV` in this process on `settings`' database; returns what it printed."""
+    out = io.StringIO()
+    with monkeypatch.context() as m:
+        m.setattr(cli, "get_settings", lambda: settings)
+        m.setattr(sys, "stdin", io.StringIO(stdin))
+        m.setattr(sys, "stdout", out)
+        code = cli.main(list(argv))
+    assert code == 0, out.getvalue()
+    return out.getvalue()
+
+
+def install_people(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The parties and people of the flow, made as the README says; returns the DCC's link."""
+    run_cli(settings, monkeypatch, "party", "add", "--name", "SECAS", "--role", "secas",
+            "--email", "cpl@secas.example")  # fmt: skip
+    run_cli(settings, monkeypatch, "user", "add", "--party", "SECAS", "--name", "Jane Smith",
+            "--email", SECAS_EMAIL, "--admin", "--password-stdin", stdin=PASSWORD)  # fmt: skip
+    run_cli(settings, monkeypatch, "party", "add", "--name", "Acme Meters", "--role",
+            "manufacturer", "--email", "cpl@acme.example")  # fmt: skip
+    run_cli(settings, monkeypatch, "user", "add", "--party", "Acme Meters", "--name",
+            "Mo Khan", "--email", MAKER_EMAIL, "--password-stdin", stdin=PASSWORD)  # fmt: skip
+    run_cli(settings, monkeypatch, "party", "add", "--name", "DCC", "--role", "dcc",
+            "--email", "smi@dcc.example")  # fmt: skip
+    printed = run_cli(settings, monkeypatch, "user", "add", "--party", "DCC", "--name",
+                      "Dev Patel", "--email", DCC_EMAIL)  # fmt: skip
+    link = printed.strip().splitlines()[-1]
+    assert "/set-password?token=" in link, printed
+    return link[link.index("/set-password") :]
+
+
+@dataclass
+class Tour:
+    """A browser page that photographs and measures every page it arrives at."""
+
+    page: Page
+    base: str
+    axe_source: str
+    visited: list[str] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
+
+    def go(self, path: str) -> None:
+        self.page.goto(self.base + path)
+
+    def path(self) -> str:
+        return self.page.url.removeprefix(self.base)
+
+    def look(self, name: str) -> None:
+        """Screenshot the page as it is and run axe-core on it."""
+        number = len(self.visited) + 1
+        self.visited.append(f"{number:02d} {name}: {self.path()}")
+        self.page.screenshot(path=ARTIFACTS / f"{number:02d}-{name}.png", full_page=True)
+        self.page.evaluate(self.axe_source)
+        result: dict[str, Any] = self.page.evaluate(
+            "axe.run(document, {resultTypes: ['violations']})"
+        )
+        for violation in result["violations"]:
+            if violation["impact"] not in BLOCKING:
+                continue
+            nodes = "\n".join(
+                f"      {node['target']}: {node.get('failureSummary', '').strip()}"
+                f"\n        {node['html'][:300]}"
+                for node in violation["nodes"]
+            )
+            self.violations.append(
+                f"{name} ({self.path()}): {violation['id']} [{violation['impact']}] "
+                f"{violation['help']}\n{nodes}"
+            )
+
+    def sign_in(self, email: str, password: str = PASSWORD) -> None:
+        self.page.get_by_label("Email address").fill(email)
+        self.page.get_by_label("Password").fill(password)
+        self.page.get_by_role("button", name="Sign in").click()
+
+    def sign_out(self) -> None:
+        self.page.get_by_role("button", name="Sign out").click()
+        expect(self.page.get_by_role("status")).to_contain_text("You are signed out")
+
+
+def focus_ring(page: Page) -> dict[str, Any]:
+    """The focused element's id and its outline as drawn (style, width in px)."""
+    ring: dict[str, Any] = page.evaluate(
+        """() => {
+            const el = document.activeElement;
+            const s = getComputedStyle(el);
+            const box = el.getBoundingClientRect();
+            return {id: el.id, tag: el.tagName, text: el.textContent.trim(),
+                    style: s.outlineStyle, width: parseFloat(s.outlineWidth),
+                    visible: box.width > 0 && box.height > 0 && box.left >= 0 && box.top >= 0};
+        }"""
+    )
+    return ring
+
+
+def assert_focus_visible(page: Page) -> dict[str, Any]:
+    ring = focus_ring(page)
+    assert ring["visible"], f"the focused element is off screen: {ring}"
+    assert ring["style"] != "none" and ring["width"] >= 2, f"no visible focus ring: {ring}"
+    return ring
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    assert CHROMIUM.exists(), (
+        "Chromium is missing; scripts/test installs it, or: apt-get install -y chromium"
+    )
+    args = ["--no-sandbox"] if os.geteuid() == 0 else []
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=args)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def axe_source() -> str:
+    assert AXE.exists(), (
+        "axe-core is missing; scripts/test installs it, or: (cd tests/web/browser && npm ci)"
+    )
+    return AXE.read_text()
+
+
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+def test_the_flow_in_a_real_browser(
+    settings: Settings,
+    browser: Browser,
+    axe_source: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    started = time.monotonic()
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)
+    ARTIFACTS.mkdir(parents=True)
+    dcc_link = install_people(settings, monkeypatch)
+
+    with running_server(settings, tmp_path / "serve.log") as base:
+        context = browser.new_context(viewport=LAPTOP, locale="en-GB")
+        context.set_default_timeout(20_000)
+        expect.set_options(timeout=20_000)  # the machine is shared: allow for a slow answer
+        tour = Tour(context.new_page(), base, axe_source)
+        page = tour.page
+
+        # The public front page, signed out.
+        tour.go("/")
+        expect(page.get_by_role("heading", level=1)).to_have_text("Central Products List")
+        tour.look("home")
+
+        # A manufacturer asks for a private page, is sent to sign in, and signs in with the
+        # keyboard alone: Tab reaches the skip link first, then the fields, each with a visible
+        # focus ring; Enter submits; the browser comes back to the page it asked for.
+        tour.go("/me")
+        expect(page).to_have_url(re.compile(r"/sign-in\?next=/me$"))
+        tour.look("sign-in")
+        page.keyboard.press("Tab")
+        skip = assert_focus_visible(page)
+        assert skip["text"] == "Skip to content", skip
+        tour.look("sign-in-skip-link-focused")
+        for _ in range(12):
+            page.keyboard.press("Tab")
+            if focus_ring(page)["id"] == "email":
+                break
+        assert_focus_visible(page)
+        page.keyboard.type(MAKER_EMAIL)
+        page.keyboard.press("Tab")
+        assert assert_focus_visible(page)["id"] == "password"
+        page.keyboard.type("not the password")
+        page.keyboard.press("Enter")
+        expect(page.get_by_role("alert")).to_contain_text(
+            "wrong email or password", ignore_case=True
+        )
+        tour.look("sign-in-refused")
+        page.get_by_label("Password").focus()
+        page.keyboard.type(PASSWORD)
+        page.keyboard.press("Enter")
+        expect(page).to_have_url(base + "/me")
+        expect(page.get_by_text("Acme Meters").first).to_be_visible()
+        tour.look("me-manufacturer")
+        tour.sign_out()
+        tour.look("signed-out")
+
+        # The DCC person chooses a password through the one-time link `user add` printed.
+        tour.go(dcc_link)
+        tour.look("set-password")
+        page.get_by_label("Password", exact=True).fill(DCC_PASSWORD)
+        page.get_by_label("Password again").fill(DCC_PASSWORD)
+        page.get_by_role("button", name="Set password").click()
+        expect(page.get_by_role("status")).to_contain_text("Your password is set")
+        tour.sign_in(DCC_EMAIL, DCC_PASSWORD)
+        expect(page).to_have_url(base + "/")
+        tour.look("home-dcc")
+        tour.sign_out()
+
+        # The first SECAS person, added on the command line, signs in.
+        tour.go("/sign-in")
+        tour.sign_in(SECAS_EMAIL)
+        expect(
+            page.get_by_role("navigation").get_by_role("link", name="Review queue")
+        ).to_be_visible()
+        tour.look("home-secas")
+        context.close()
+
+    took = time.monotonic() - started
+    print(f"\nbrowser flow: {len(tour.visited)} pages in {took:.1f} s")
+    print("\n".join(tour.visited))
+    assert not tour.violations, "axe-core found serious or critical violations:\n" + "\n".join(
+        tour.violations
+    )
