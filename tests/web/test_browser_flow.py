@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
 
 from cpl_service import cli
 from cpl_service.config import Settings
@@ -41,7 +41,7 @@ ARTIFACTS = ROOT / "test-artifacts" / "browser"
 AXE = Path(__file__).parent / "browser" / "node_modules" / "axe-core" / "axe.min.js"
 CHROMIUM = Path("/usr/bin/chromium")
 BLOCKING = ("serious", "critical")
-LAPTOP = {"width": 1280, "height": 800}
+LAPTOP = ViewportSize(width=1280, height=800)
 
 SECAS_EMAIL = "jane@secas.example"
 MAKER_EMAIL = "mo@acme.example"
