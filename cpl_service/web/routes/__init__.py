@@ -2,9 +2,11 @@
 
 from fastapi import APIRouter
 
-from cpl_service.web.routes import account, home
+from cpl_service.web.routes import account, extracts, home, public
 
 PAGE_ROUTERS: list[APIRouter] = [
     home.router,
     account.router,
+    public.router,
+    extracts.router,
 ]
