@@ -2,9 +2,11 @@
 
 from fastapi import APIRouter
 
-from cpl_service.web.routes import account, home
+from cpl_service.web.routes import account, certificates, home, review
 
 PAGE_ROUTERS: list[APIRouter] = [
     home.router,
     account.router,
+    review.router,
+    certificates.router,
 ]
