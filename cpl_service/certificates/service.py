@@ -6,11 +6,13 @@ or a cleared condition does to them is `entries.reliance`.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
+from cpl_service.batches import batches
 from cpl_service.certificates.cpa import CpaCertificateType
 from cpl_service.certificates.models import AssuranceCertificate, CertificateStatus
 from cpl_service.db import update_one
@@ -45,6 +47,31 @@ def get_certificate(*, session: Session, kind: str, number: str) -> AssuranceCer
     return certificate
 
 
+def get_certificate_by_id(*, session: Session, certificate_id: int) -> AssuranceCertificate:
+    certificate = session.get(AssuranceCertificate, certificate_id)
+    if certificate is None:
+        raise NotFoundError(f"There is no certificate {certificate_id} in the register.")
+    return certificate
+
+
+def certificates_named(
+    *, session: Session, pairs: Collection[tuple[str, str]]
+) -> dict[tuple[str, str], AssuranceCertificate]:
+    """(kind, number) -> the register's certificate, for those of `pairs` it holds."""
+    found: dict[tuple[str, str], AssuranceCertificate] = {}
+    for kind in sorted({k for k, _ in pairs}):
+        numbers = sorted({n for k, n in pairs if k == kind})
+        for batch in batches(numbers):
+            rows = session.exec(
+                select(AssuranceCertificate).where(
+                    col(AssuranceCertificate.kind) == kind,
+                    col(AssuranceCertificate.number).in_(batch),
+                )
+            ).all()
+            found.update(((c.kind, c.number), c) for c in rows)
+    return found
+
+
 def list_certificates(
     *,
     session: Session,
@@ -53,11 +80,25 @@ def list_certificates(
     limit: int,
     offset: int,
     today: date,
+    number_contains: str | None = None,
+    status: CertificateStatus | None = None,
 ) -> tuple[list[AssuranceCertificate], int]:
-    """Register entries, optionally only CPA certificates ending within N days."""
+    """Register entries, optionally only CPA certificates ending within N days.
+
+    `number_contains` keeps the certificates whose number contains it (case ignored);
+    `status` those valid or revoked.
+    """
     query = select(AssuranceCertificate)
     if kind:
         query = query.where(col(AssuranceCertificate.kind) == certificate_kind(kind).value)
+    if number_contains and number_contains.strip():
+        query = query.where(
+            func.lower(col(AssuranceCertificate.number)).contains(
+                number_contains.strip().lower(), autoescape=True
+            )
+        )
+    if status is not None:
+        query = query.where(col(AssuranceCertificate.status) == status)
     if expiring_within_days is not None:
         if expiring_within_days < 0:
             raise InvalidInputError("expiring_within_days cannot be negative.")

@@ -14,7 +14,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from cpl_service.certificates import service as register
-from cpl_service.certificates.models import AssuranceCertificate
+from cpl_service.certificates.models import AssuranceCertificate, CertificateStatus
 from cpl_service.devices import CertificateKind
 from cpl_service.entries.models import Entry, EntryStatus
 from cpl_service.entries.service import annotate
@@ -44,6 +44,11 @@ def _relying(session: Session, certificate: AssuranceCertificate) -> list[Entry]
     )
 
 
+def relying_entries(*, session: Session, certificate: AssuranceCertificate) -> list[Entry]:
+    """Every entry naming `certificate`, whatever its status, oldest first."""
+    return _relying(session, certificate)
+
+
 def certificate_view(*, session: Session, certificate: AssuranceCertificate) -> CertificateView:
     """A certificate with the IDs of the entries relying on it."""
     return CertificateView(certificate, [e.entry_id for e in _relying(session, certificate)])
@@ -57,6 +62,8 @@ def list_certificates(
     limit: int,
     offset: int,
     today: date,
+    number_contains: str | None = None,
+    status: CertificateStatus | None = None,
 ) -> tuple[list[CertificateView], int]:
     """A page of the register, each certificate with the entries relying on it."""
     page, total = register.list_certificates(
@@ -66,6 +73,8 @@ def list_certificates(
         limit=limit,
         offset=offset,
         today=today,
+        number_contains=number_contains,
+        status=status,
     )
     relying = _relying_ids(session, page)
     return [CertificateView(c, relying.get((c.kind, c.number), [])) for c in page], total

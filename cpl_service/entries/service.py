@@ -270,23 +270,29 @@ def approval_blockers(
     return reasons
 
 
-def _submitter_role(session: Session, entry: Entry) -> str | None:
+def submitter_role(session: Session, entry: Entry) -> str | None:
+    """The role of the party that submitted `entry` (None for an imported entry)."""
     if entry.submitted_by_party_id is None:
         return None
     party = session.get(Party, entry.submitted_by_party_id)
     return party.role if party else None
 
 
+def entry_approval_blockers(*, session: Session, entry: Entry, today: date) -> list[str]:
+    """Why approving `entry` on `today` would be refused (empty when it would not)."""
+    return approval_blockers(
+        session=session,
+        entry=entry,
+        submitter_role=submitter_role(session, entry),
+        today=today,
+    )
+
+
 def approve(
     *, session: Session, entry: Entry, actor: Actor, note: str | None, now: datetime
 ) -> Entry:
     """Approve a pending entry (SECAS), refusing while a precondition of SPEC §4 fails."""
-    blockers = approval_blockers(
-        session=session,
-        entry=entry,
-        submitter_role=_submitter_role(session, entry),
-        today=now.date(),
-    )
+    blockers = entry_approval_blockers(session=session, entry=entry, today=now.date())
     if blockers:
         raise ConflictError(" ".join(blockers), entry_id=entry.entry_id, reasons=blockers)
     transition(

@@ -119,16 +119,25 @@ def threshold_date(end_date: date, threshold: Threshold) -> date:
     return months_before(end_date, threshold.months_before)
 
 
+def reached_threshold(end_date: date, *, as_of: date) -> Threshold | None:
+    """The latest threshold reached on `as_of` for a certificate ending `end_date`, or None.
+
+    `TWELVE_MONTHS`: within 12 months of the end; `SIX_MONTHS`: within 6 months; `END`: the
+    end has arrived. None while the end is more than 12 months away.
+    """
+    reached = [t for t in THRESHOLDS if as_of >= threshold_date(end_date, t)]
+    return reached[-1] if reached else None
+
+
 def due_notice(certificate: CertificateFacts, *, as_of: date) -> DueNotice | None:
     """The notice due for one certificate on `as_of`, or None."""
     ending = certificate.end
     if certificate.revoked or ending is None:
         return None
     end = ending.day
-    reached = [t for t in THRESHOLDS if as_of >= threshold_date(end, t)]
-    if not reached:
+    latest = reached_threshold(end, as_of=as_of)
+    if latest is None:
         return None
-    latest = reached[-1]
     order = THRESHOLDS.index(latest)
     if any(THRESHOLDS.index(t) > order for t in certificate.notified):
         return None

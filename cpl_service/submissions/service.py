@@ -34,6 +34,7 @@ from cpl_service.entries.models import (
 from cpl_service.entries.workflow import REMOVAL_STATUSES
 from cpl_service.errors import (
     ConflictError,
+    InvalidInputError,
     NotFoundError,
     SignatureError,
     UnsupportedFileError,
@@ -678,6 +679,32 @@ def approve_submission(
             action="approved",
             at=now,
             reason=note or f"Submission {submission.id} approved",
+        )
+    session.commit()
+    return pending
+
+
+def reject_submission(
+    *, session: Session, submission: Submission, actor: Actor, reason: str, now: datetime
+) -> list[Entry]:
+    """Reject every pending entry of a submission with one reason, all or nothing (SECAS)."""
+    if not reason.strip():
+        raise InvalidInputError("A rejection needs a reason the submitter can act on.")
+    pending = [
+        e for e in submission_entries(session, submission) if e.status == EntryStatus.PENDING_REVIEW
+    ]
+    if not pending:
+        raise ConflictError(f"Submission {submission.id} has no entry pending review.")
+    for entry in pending:
+        # transition() rolls back and raises if any entry changed under us: all or nothing.
+        entries.transition(
+            session=session,
+            entry=entry,
+            to_status=EntryStatus.REJECTED,
+            actor=actor,
+            action="rejected",
+            at=now,
+            reason=reason.strip(),
         )
     session.commit()
     return pending

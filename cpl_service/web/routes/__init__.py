@@ -2,11 +2,13 @@
 
 from fastapi import APIRouter
 
-from cpl_service.web.routes import account, extracts, home, public
+from cpl_service.web.routes import account, certificates, extracts, home, public, review
 
 PAGE_ROUTERS: list[APIRouter] = [
     home.router,
     account.router,
     public.router,
     extracts.router,
+    review.router,
+    certificates.router,
 ]
