@@ -28,13 +28,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
 
 from cpl_service import cli
 from cpl_service.config import Settings
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, auth
 from tests.server import running_server
+from tests.workbooks import build_workbook, valid_row
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
@@ -47,6 +49,8 @@ SECAS_EMAIL = "jane@secas.example"
 MAKER_EMAIL = "mo@acme.example"
 DCC_EMAIL = "dev@dcc.example"
 DCC_PASSWORD = "the dcc operator's own secret"
+FIRMWARE = "00C0FFEE"  # the new Device Model's firmware version, found on the public page
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def run_cli(
@@ -63,23 +67,34 @@ def run_cli(
     return out.getvalue()
 
 
-def install_people(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The parties and people of the flow, made as the README says; returns the DCC's link."""
-    run_cli(settings, monkeypatch, "party", "add", "--name", "SECAS", "--role", "secas",
-            "--email", "cpl@secas.example")  # fmt: skip
+@dataclass
+class Installed:
+    """What the README's commands printed: each party's first API token, the DCC's link."""
+
+    tokens: dict[str, str]
+    dcc_link: str
+
+
+def install_people(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Installed:
+    """The parties and people of the flow, made with the README's commands."""
+    tokens = {}
+    for name, role, email in (
+        ("SECAS", "secas", "cpl@secas.example"),
+        ("Acme Meters", "manufacturer", "cpl@acme.example"),
+        ("DCC", "dcc", "smi@dcc.example"),
+    ):
+        printed = run_cli(settings, monkeypatch, "party", "add", "--name", name, "--role", role,
+                          "--email", email)  # fmt: skip
+        tokens[role] = printed.strip().splitlines()[-1]
     run_cli(settings, monkeypatch, "user", "add", "--party", "SECAS", "--name", "Jane Smith",
             "--email", SECAS_EMAIL, "--admin", "--password-stdin", stdin=PASSWORD)  # fmt: skip
-    run_cli(settings, monkeypatch, "party", "add", "--name", "Acme Meters", "--role",
-            "manufacturer", "--email", "cpl@acme.example")  # fmt: skip
     run_cli(settings, monkeypatch, "user", "add", "--party", "Acme Meters", "--name",
             "Mo Khan", "--email", MAKER_EMAIL, "--password-stdin", stdin=PASSWORD)  # fmt: skip
-    run_cli(settings, monkeypatch, "party", "add", "--name", "DCC", "--role", "dcc",
-            "--email", "smi@dcc.example")  # fmt: skip
     printed = run_cli(settings, monkeypatch, "user", "add", "--party", "DCC", "--name",
                       "Dev Patel", "--email", DCC_EMAIL)  # fmt: skip
     link = printed.strip().splitlines()[-1]
     assert "/set-password?token=" in link, printed
-    return link[link.index("/set-password") :]
+    return Installed(tokens=tokens, dcc_link=link[link.index("/set-password") :])
 
 
 @dataclass
@@ -183,7 +198,7 @@ def test_the_flow_in_a_real_browser(
     started = time.monotonic()
     shutil.rmtree(ARTIFACTS, ignore_errors=True)
     ARTIFACTS.mkdir(parents=True)
-    dcc_link = install_people(settings, monkeypatch)
+    installed = install_people(settings, monkeypatch)
 
     with running_server(settings, tmp_path / "serve.log") as base:
         context = browser.new_context(viewport=LAPTOP, locale="en-GB")
@@ -217,9 +232,8 @@ def test_the_flow_in_a_real_browser(
         assert assert_focus_visible(page)["id"] == "password"
         page.keyboard.type("not the password")
         page.keyboard.press("Enter")
-        expect(page.get_by_role("alert")).to_contain_text(
-            "wrong email or password", ignore_case=True
-        )
+        alert = page.get_by_role("alert")
+        expect(alert).to_contain_text("wrong email or password", ignore_case=True)
         tour.look("sign-in-refused")
         page.get_by_label("Password").focus()
         page.keyboard.type(PASSWORD)
@@ -227,11 +241,52 @@ def test_the_flow_in_a_real_browser(
         expect(page).to_have_url(base + "/me")
         expect(page.get_by_text("Acme Meters").first).to_be_visible()
         tour.look("me-manufacturer")
+
+        # A page of another role answers with the 403 page, not a stack trace.
+        tour.go("/review")
+        expect(page.get_by_text("Error 403")).to_be_visible()
+        tour.look("forbidden-review-as-manufacturer")
+
+        # The manufacturer's workbook. (Stand-in until the submit pages land: the API.)
+        workbook = build_workbook([valid_row(**{"Firmware Version": FIRMWARE})])
+        uploaded = httpx.post(
+            f"{base}/api/v1/submissions",
+            headers=auth(installed.tokens["manufacturer"]),
+            files={"file": ("acme-e1.xlsx", workbook, XLSX)},
+            timeout=60,
+        )
+        assert uploaded.status_code == 201, uploaded.text
         tour.sign_out()
         tour.look("signed-out")
 
-        # The DCC person chooses a password through the one-time link `user add` printed.
-        tour.go(dcc_link)
+        # SECAS signs in, finds the submission in the review queue, and approves it.
+        tour.sign_in(SECAS_EMAIL)
+        expect(
+            page.get_by_role("navigation").get_by_role("link", name="Review queue")
+        ).to_be_visible()
+        tour.look("home-secas")
+        page.get_by_role("navigation").get_by_role("link", name="Review queue").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Review queue")
+        expect(page.get_by_text(FIRMWARE)).to_be_visible()
+        tour.look("review-queue")
+        page.get_by_role("button", name=re.compile(r"^Approve all 1 pending entries")).click()
+        expect(page.get_by_role("status")).to_contain_text("pprove")
+        tour.look("review-queue-approved")
+
+        # SECAS publishes an extract. (Stand-in until the dashboard lands: the API.)
+        published = httpx.post(
+            f"{base}/api/v1/extracts", headers=auth(installed.tokens["secas"]), timeout=60
+        )
+        assert published.status_code == 201, published.text
+        sequence = published.json()["sequence"]
+        page.get_by_role("navigation").get_by_role("link", name="Extracts").click()
+        expect(page.get_by_role("link", name=f"Extract {sequence}", exact=True)).to_be_visible()
+        tour.look("extracts-secas")
+        tour.sign_out()
+
+        # The DCC person chooses a password through the one-time link `user add` printed,
+        # signs in, and acknowledges the extract as loaded.
+        tour.go(installed.dcc_link)
         tour.look("set-password")
         page.get_by_label("Password", exact=True).fill(DCC_PASSWORD)
         page.get_by_label("Password again").fill(DCC_PASSWORD)
@@ -239,16 +294,28 @@ def test_the_flow_in_a_real_browser(
         expect(page.get_by_role("status")).to_contain_text("Your password is set")
         tour.sign_in(DCC_EMAIL, DCC_PASSWORD)
         expect(page).to_have_url(base + "/")
-        tour.look("home-dcc")
+        page.get_by_role("navigation").get_by_role("link", name="Extracts").click()
+        tour.look("extracts-dcc")
+        page.get_by_role("link", name=f"Extract {sequence}", exact=True).click()
+        expect(page.get_by_role("heading", level=1)).to_have_text(f"Extract {sequence}")
+        tour.look("extract-dcc")
+        page.get_by_label("Loaded").check()
+        page.get_by_role("button", name="Record the acknowledgement").click()
+        expect(page.get_by_role("status")).to_contain_text("recorded as loaded")
+        tour.look("extract-acknowledged")
         tour.sign_out()
 
-        # The first SECAS person, added on the command line, signs in.
-        tour.go("/sign-in")
-        tour.sign_in(SECAS_EMAIL)
-        expect(
-            page.get_by_role("navigation").get_by_role("link", name="Review queue")
-        ).to_be_visible()
-        tour.look("home-secas")
+        # The public finds the new entry by its firmware version, and opens its page.
+        tour.go("/cpl")
+        tour.look("cpl")
+        page.get_by_label("Search", exact=True).fill(FIRMWARE)
+        page.get_by_role("button", name="Search").click()
+        expect(page.get_by_role("heading", name="1 entry")).to_be_visible()
+        tour.look("cpl-search-firmware")
+        page.get_by_role("table").get_by_role("link").first.click()
+        expect(page.get_by_role("heading", level=1)).to_contain_text("Acme E1")
+        expect(page.get_by_text(FIRMWARE)).to_be_visible()
+        tour.look("cpl-entry")
         context.close()
 
     took = time.monotonic() - started
