@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from cpl_service.web.routes import account, certificates, extracts, home, public, review
+from cpl_service.web.routes import account, certificates, extracts, home, public, review, submit
 
 PAGE_ROUTERS: list[APIRouter] = [
     home.router,
@@ -11,4 +11,5 @@ PAGE_ROUTERS: list[APIRouter] = [
     extracts.router,
     review.router,
     certificates.router,
+    submit.router,
 ]
