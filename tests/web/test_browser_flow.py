@@ -199,6 +199,8 @@ def test_the_flow_in_a_real_browser(
     shutil.rmtree(ARTIFACTS, ignore_errors=True)
     ARTIFACTS.mkdir(parents=True)
     installed = install_people(settings, monkeypatch)
+    first = valid_row(**{"Firmware Version": FIRMWARE})
+    second = valid_row(**{"Model Name": "Acme E2", "Model ID": "0002"})
 
     with running_server(settings, tmp_path / "serve.log") as base:
         context = browser.new_context(viewport=LAPTOP, locale="en-GB")
@@ -247,15 +249,35 @@ def test_the_flow_in_a_real_browser(
         expect(page.get_by_text("Error 403")).to_be_visible()
         tour.look("forbidden-review-as-manufacturer")
 
-        # The manufacturer's workbook. (Stand-in until the submit pages land: the API.)
-        workbook = build_workbook([valid_row(**{"Firmware Version": FIRMWARE})])
-        uploaded = httpx.post(
-            f"{base}/api/v1/submissions",
-            headers=auth(installed.tokens["manufacturer"]),
-            files={"file": ("acme-e1.xlsx", workbook, XLSX)},
-            timeout=60,
-        )
-        assert uploaded.status_code == 201, uploaded.text
+        # The manufacturer uploads a workbook (built in the template's layout) with an error in
+        # row 3 through the file chooser: the report shows it at that row and heading. Then the
+        # corrected workbook is accepted, and its submission is listed.
+        tour.go("/submit")
+        expect(page.get_by_role("heading", level=1)).to_have_text("Submit a workbook")
+        tour.look("submit")
+        wrong = tmp_path / "acme-e1.xlsx"
+        wrong.write_bytes(build_workbook([first, {**second, "Manufacturer ID": "ZZ"}]))
+        with page.expect_file_chooser() as chooser:
+            page.get_by_label("Workbook", exact=True).click()
+        chooser.value.set_files(wrong)
+        page.get_by_role("button", name="Upload and check the workbook").click()
+        expect(page.get_by_role("alert")).to_contain_text("acme-e1.xlsx was not accepted")
+        report = page.get_by_role("table", name=re.compile(r"^Problems in acme-e1\.xlsx"))
+        problem = report.get_by_role("row").filter(has_text="Manufacturer ID")
+        expect(problem).to_have_count(1)
+        expect(problem.get_by_role("cell").nth(0)).to_have_text("3")  # the sheet's row 3
+        expect(problem.get_by_role("cell").nth(1)).to_have_text("Manufacturer ID")
+        tour.look("submit-report")
+        corrected = tmp_path / "acme-e1-corrected.xlsx"
+        corrected.write_bytes(build_workbook([first, second]))
+        page.get_by_label("Workbook", exact=True).set_input_files(corrected)
+        page.get_by_role("button", name="Upload and check the workbook").click()
+        expect(page.get_by_role("status")).to_contain_text("Your workbook was accepted")
+        expect(page.get_by_text(FIRMWARE).first).to_be_visible()
+        tour.look("submission-accepted")
+        page.get_by_role("navigation").get_by_role("link", name="Submissions").click()
+        expect(page.get_by_text("acme-e1-corrected.xlsx").first).to_be_visible()
+        tour.look("submissions")
         tour.sign_out()
         tour.look("signed-out")
 
@@ -269,7 +291,7 @@ def test_the_flow_in_a_real_browser(
         expect(page.get_by_role("heading", level=1)).to_have_text("Review queue")
         expect(page.get_by_text(FIRMWARE)).to_be_visible()
         tour.look("review-queue")
-        page.get_by_role("button", name=re.compile(r"^Approve all 1 pending entries")).click()
+        page.get_by_role("button", name=re.compile(r"^Approve all 2 pending entries")).click()
         expect(page.get_by_role("status")).to_contain_text("pprove")
         tour.look("review-queue-approved")
 

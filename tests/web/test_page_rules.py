@@ -30,7 +30,6 @@ SECAS = ("secas",)
 DCC = ("dcc",)
 DCC_OR_SECAS = ("dcc", "secas")
 SUPPLIER = ("supplier",)
-SUBMITTERS = ("manufacturer", "supplier", "dcc")
 
 Access = str | tuple[str, ...]
 
@@ -49,6 +48,10 @@ PAGES: dict[str, Access] = {
     "/review/entries/{entry_id}": SECAS,
     "/certificates": SECAS,
     "/certificates/{certificate_id}": SECAS,
+    "/submit": SIGNED_IN,  # any party may upload (`POST /api/v1/submissions`)
+    "/submissions": SIGNED_IN,
+    "/submissions/{submission_id}": SIGNED_IN,  # another party's answers 404
+    "/firmware-updates": SUPPLIER,
 }
 
 # POST: who may send each state-changing form.
@@ -64,6 +67,8 @@ FORMS: dict[str, Access] = {
     "/review/submissions/{submission_id}/approve": SECAS,
     "/review/submissions/{submission_id}/reject": SECAS,
     "/certificates/{certificate_id}/revoke": SECAS,
+    "/submit": SIGNED_IN,
+    "/firmware-updates/{entry_id}/confirm": SUPPLIER,
 }
 
 CSRF_REFUSAL = "did not come from this site"
