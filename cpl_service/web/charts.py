@@ -57,10 +57,15 @@ _ID = re.compile(r"^[a-z][a-z0-9-]{0,40}$")
 
 @dataclass(frozen=True)
 class Series:
-    """One stacked series: its label (for the legend) and a value per category."""
+    """One stacked series: its label (for the legend) and a value per category.
+
+    `look` picks its colour and pattern (default: its position), so a thing keeps its look
+    from one chart to the next even when other series come and go.
+    """
 
     label: str
     values: Sequence[int]
+    look: int | None = None
 
 
 def nice_scale(largest: int) -> tuple[int, int]:
@@ -80,9 +85,9 @@ def series_fill(chart_id: str, index: int) -> str:
     return f"url(#{chart_id}-s{index})"
 
 
-def _pattern(chart_id: str, index: int) -> str:
-    colour = PALETTE[index % len(PALETTE)]
-    mark = _MARKS[index % len(_MARKS)]
+def _pattern(chart_id: str, index: int, look: int) -> str:
+    colour = PALETTE[look % len(PALETTE)]
+    mark = _MARKS[look % len(_MARKS)]
     over = INK if colour in _LIGHT else "#ffffff"
     path = f'<path d="{mark}" stroke="{over}" fill="{over}" stroke-width="1.5"/>' if mark else ""
     return (
@@ -158,7 +163,7 @@ def stacked_bars_svg(
         f'<title id="{chart_id}-title">{escape(title)}</title>',
         f'<desc id="{chart_id}-desc">{escape(description)}</desc>',
         "<defs>",
-        *(_pattern(chart_id, i) for i in range(len(series))),
+        *(_pattern(chart_id, i, i if s.look is None else s.look) for i, s in enumerate(series)),
         "</defs>",
         '<g class="axis">',
     ]

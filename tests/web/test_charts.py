@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from cpl_service.web.charts import PLOT_HEIGHT, Series, nice_scale, stacked_bars_svg
+from cpl_service.web.charts import PALETTE, PLOT_HEIGHT, Series, nice_scale, stacked_bars_svg
 
 NS = {"svg": "http://www.w3.org/2000/svg"}
 HOSTILE = '</title><script>alert("x")</script><rect onload="alert(1)"/> & é'
@@ -90,6 +90,15 @@ def test_legend_names_every_series_and_each_has_its_own_pattern() -> None:
     assert fills == [f"url(#test-chart-s{i})" for i in range(9)]
     # Colour is not the only cue: apart from the first, every pattern draws a mark.
     assert all(p.find("svg:path", NS) is not None for p in patterns[1:8])
+
+
+def test_a_series_can_keep_its_look_whatever_its_position() -> None:
+    svg = chart(categories=["Jan"], series=[Series("Gas", [1], look=4), Series("Hub", [1])])
+    colours = [
+        p.find("svg:rect", NS).get("fill")  # type: ignore[union-attr]
+        for p in svg.findall("svg:defs/svg:pattern", NS)
+    ]
+    assert colours == [PALETTE[4], PALETTE[1]]
 
 
 def test_no_style_attribute_and_no_script_anywhere() -> None:

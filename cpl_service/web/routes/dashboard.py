@@ -19,7 +19,7 @@ from cpl_service.api.deps import (
 )
 from cpl_service.api.routes import extracts as extracts_api
 from cpl_service.clock import utcnow
-from cpl_service.devices import BY_CODE
+from cpl_service.devices import BY_CODE, DEVICE_TYPES
 from cpl_service.entries.cpa_calendar import CpaEndCalendar, listed_cpa_ends
 from cpl_service.extracts import service as extracts
 from cpl_service.extracts.models import DccStatus
@@ -35,6 +35,8 @@ router = APIRouter(route_class=PageRoute)
 LAST_EXTRACTS = 5
 LAST_FAILURES = 5
 CHART_ID = "cpa-ends"
+# Each device type keeps its colour and pattern whichever others are on the chart.
+LOOKS = {t.code: i for i, t in enumerate(DEVICE_TYPES)}
 
 
 def device_type_label(code: str) -> str:
@@ -70,7 +72,11 @@ def ends_chart(calendar: CpaEndCalendar) -> EndsChart:
         description=description,
         categories=[month_label(m) for m in calendar.months],
         series=[
-            Series(labels[t], [calendar.counts[m][t] for m in calendar.months])
+            Series(
+                labels[t],
+                [calendar.counts[m][t] for m in calendar.months],
+                look=LOOKS.get(t),
+            )
             for t in calendar.device_types
         ],
     )
