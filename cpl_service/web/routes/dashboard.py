@@ -23,6 +23,7 @@ from cpl_service.devices import BY_CODE, DEVICE_TYPES
 from cpl_service.entries.cpa_calendar import CpaEndCalendar, listed_cpa_ends
 from cpl_service.extracts import service as extracts
 from cpl_service.extracts.models import DccStatus
+from cpl_service.extracts.overview import recent_extracts
 from cpl_service.notices import service as notices
 from cpl_service.notices.models import NoticeStatus
 from cpl_service.notices.windows import certificates_in_windows
@@ -96,7 +97,7 @@ def dashboard(
     outbox = notices.list_notices(
         session=session, status=NoticeStatus.FAILED, kind=None, limit=LAST_FAILURES, offset=0
     )
-    recent, extract_total = extracts.list_extracts(session=session, limit=LAST_EXTRACTS, offset=0)
+    recent = recent_extracts(session=session, limit=LAST_EXTRACTS)
     states = {
         e.sequence: extracts.dcc_status(e, now=now, ack_hours=settings.extract_ack_hours)
         for e in recent
@@ -107,7 +108,6 @@ def dashboard(
         "counts": outbox.counts,
         "failures": outbox.notices,
         "extracts": recent,
-        "extract_total": extract_total,
         "states": states,
         "overdue": [s for s, state in states.items() if state is DccStatus.OVERDUE],
         "ack_hours": settings.extract_ack_hours,
