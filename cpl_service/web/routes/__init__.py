@@ -2,7 +2,16 @@
 
 from fastapi import APIRouter
 
-from cpl_service.web.routes import account, certificates, extracts, home, public, review, submit
+from cpl_service.web.routes import (
+    account,
+    certificates,
+    dashboard,
+    extracts,
+    home,
+    public,
+    review,
+    submit,
+)
 
 PAGE_ROUTERS: list[APIRouter] = [
     home.router,
@@ -12,4 +21,5 @@ PAGE_ROUTERS: list[APIRouter] = [
     review.router,
     certificates.router,
     submit.router,
+    dashboard.router,
 ]
