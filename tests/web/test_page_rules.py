@@ -52,6 +52,7 @@ PAGES: dict[str, Access] = {
     "/submissions": SIGNED_IN,
     "/submissions/{submission_id}": SIGNED_IN,  # another party's answers 404
     "/firmware-updates": SUPPLIER,
+    "/dashboard": SECAS,
 }
 
 # POST: who may send each state-changing form.
@@ -69,6 +70,7 @@ FORMS: dict[str, Access] = {
     "/certificates/{certificate_id}/revoke": SECAS,
     "/submit": SIGNED_IN,
     "/firmware-updates/{entry_id}/confirm": SUPPLIER,
+    "/dashboard/publish": SECAS,
 }
 
 CSRF_REFUSAL = "did not come from this site"
