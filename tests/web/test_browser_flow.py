@@ -25,6 +25,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
 
 from cpl_service import cli
+from cpl_service.clock import today
 from cpl_service.config import Settings
 from cpl_service.web.pages import CONTENT_SECURITY_POLICY
 from tests.conftest import PASSWORD
@@ -89,6 +91,35 @@ def install_people(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> str:
     return link[link.index("/set-password") :]
 
 
+def workbook_rows() -> list[dict[str, Any]]:
+    """The manufacturer's Device Models: the first is the one the public looks for; the others
+    have CPA certificates ending within 24 months, for the dashboard's chart."""
+    rows = [valid_row(**{"Firmware Version": FIRMWARE})]
+    for n, (model, device_type, days) in enumerate(
+        (
+            ("Acme E2", "ESME_SINGLE", 150),
+            ("Acme G1", "GSME", 150),
+            ("Acme T1", "ESME_TWIN", 280),
+            ("Acme G2", "GSME", 400),
+            ("Acme P1", "ESME_POLY", 600),
+        ),
+        start=2,
+    ):
+        rows.append(
+            valid_row(
+                **{
+                    "Model Name": model,
+                    "Model ID": f"{n:04d}",
+                    "Physical Device Type": device_type,
+                    "DLMS Certificate Number": None if device_type == "GSME" else "DLMS-100",
+                    "CPA Certificate Number": f"CPA-{n}00",
+                    "CPA Expiry Date": today() + timedelta(days=days),
+                }
+            )
+        )
+    return rows
+
+
 @dataclass
 class Tour:
     """A browser page that photographs and measures every page it arrives at."""
@@ -106,11 +137,17 @@ class Tour:
     def path(self) -> str:
         return self.page.url.removeprefix(self.base)
 
-    def look(self, name: str) -> None:
-        """Screenshot the page as it is and run axe-core on it."""
+    def look(self, name: str, *, docs: str | None = None) -> None:
+        """Screenshot the page as it is and run axe-core on it.
+
+        `docs` names the README's picture of this page: with `DOCS_SCREENSHOTS` set (see
+        `scripts/screenshots`), the laptop-sized view is also saved as `docs/<docs>.png`.
+        """
         number = len(self.visited) + 1
         self.visited.append(f"{number:02d} {name}: {self.path()}")
         self.page.screenshot(path=ARTIFACTS / f"{number:02d}-{name}.png", full_page=True)
+        if docs and os.environ.get("DOCS_SCREENSHOTS"):
+            self.page.screenshot(path=ROOT / "docs" / f"{docs}.png")
         self.page.evaluate(self.axe_source)
         result: dict[str, Any] = self.page.evaluate(
             "axe.run(document, {resultTypes: ['violations']})"
@@ -193,8 +230,7 @@ def test_the_flow_in_a_real_browser(
     shutil.rmtree(ARTIFACTS, ignore_errors=True)
     ARTIFACTS.mkdir(parents=True)
     dcc_link = install_people(settings, monkeypatch)
-    first = valid_row(**{"Firmware Version": FIRMWARE})
-    second = valid_row(**{"Model Name": "Acme E2", "Model ID": "0002"})
+    rows = workbook_rows()
 
     with running_server(settings, tmp_path / "serve.log") as base:
         context = browser.new_context(viewport=LAPTOP, locale="en-GB")
@@ -250,7 +286,9 @@ def test_the_flow_in_a_real_browser(
         expect(page.get_by_role("heading", level=1)).to_have_text("Submit a workbook")
         tour.look("submit")
         wrong = tmp_path / "acme-e1.xlsx"
-        wrong.write_bytes(build_workbook([first, {**second, "Manufacturer ID": "ZZ"}]))
+        wrong.write_bytes(
+            build_workbook([rows[0], {**rows[1], "Manufacturer ID": "ZZ"}, *rows[2:]])
+        )
         with page.expect_file_chooser() as chooser:
             page.get_by_label("Workbook", exact=True).click()
         chooser.value.set_files(wrong)
@@ -263,7 +301,7 @@ def test_the_flow_in_a_real_browser(
         expect(problem.get_by_role("cell").nth(1)).to_have_text("Manufacturer ID")
         tour.look("submit-report")
         corrected = tmp_path / "acme-e1-corrected.xlsx"
-        corrected.write_bytes(build_workbook([first, second]))
+        corrected.write_bytes(build_workbook(rows))
         page.get_by_label("Workbook", exact=True).set_input_files(corrected)
         page.get_by_role("button", name="Upload and check the workbook").click()
         expect(page.get_by_role("status")).to_contain_text("Your workbook was accepted")
@@ -284,8 +322,10 @@ def test_the_flow_in_a_real_browser(
         page.get_by_role("navigation").get_by_role("link", name="Review queue").click()
         expect(page.get_by_role("heading", level=1)).to_have_text("Review queue")
         expect(page.get_by_text(FIRMWARE)).to_be_visible()
-        tour.look("review-queue")
-        page.get_by_role("button", name=re.compile(r"^Approve all 2 pending entries")).click()
+        tour.look("review-queue", docs="review-queue")
+        page.get_by_role(
+            "button", name=re.compile(rf"^Approve all {len(rows)} pending entries")
+        ).click()
         expect(page.get_by_role("status")).to_contain_text("pprove")
         tour.look("review-queue-approved")
 
@@ -299,7 +339,7 @@ def test_the_flow_in_a_real_browser(
         found = re.search(r"Extract (\d+) is signed", published.inner_text())
         assert found, published.inner_text()
         sequence = int(found.group(1))
-        tour.look("dashboard-published")
+        tour.look("dashboard-published", docs="dashboard")
         page.get_by_role("navigation").get_by_role("link", name="Extracts").click()
         expect(page.get_by_role("link", name=f"Extract {sequence}", exact=True)).to_be_visible()
         tour.look("extracts-secas")
@@ -332,7 +372,7 @@ def test_the_flow_in_a_real_browser(
         page.get_by_label("Search", exact=True).fill(FIRMWARE)
         page.get_by_role("button", name="Search").click()
         expect(page.get_by_role("heading", name="1 entry")).to_be_visible()
-        tour.look("cpl-search-firmware")
+        tour.look("cpl-search-firmware", docs="public-search")
         page.get_by_role("table").get_by_role("link").first.click()
         expect(page.get_by_role("heading", level=1)).to_contain_text("Acme E1")
         expect(page.get_by_text(FIRMWARE)).to_be_visible()
