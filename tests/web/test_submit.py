@@ -146,7 +146,7 @@ def test_good_upload_redirects_to_its_page(
     assert page.status_code == 200
     assert_secured(page.headers)
     assert "Your workbook was accepted: its 2 entries are now pending review" in page.text
-    entry_ids = [e.entry_id for e in session.exec(select(Entry).order_by(Entry.id)).all()]
+    entry_ids = [e.entry_id for e in session.exec(select(Entry).order_by(col(Entry.id))).all()]
     entries = table_rows(page.text, f"The entries of submission {submission.id}")
     assert [r[0] for r in entries] == entry_ids
     assert all(r[7] == "Pending review" and r[8] == "Not needed" for r in entries)
