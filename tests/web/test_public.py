@@ -125,7 +125,9 @@ def test_pages_keep_the_query(client: TestClient, session: Session) -> None:
     assert _entry_ids(second.text) == ids[PAGE_SIZE:]
     assert 'href="/cpl?q=pager"' in second.text and "page=3" not in second.text
     assert client.get("/cpl?page=0").status_code == 422
-    assert _entry_ids(client.get("/cpl?q=pager&page=9").text) == []
+    beyond = client.get("/cpl?q=pager&page=9")
+    assert _entry_ids(beyond.text) == []
+    assert 'There is no page 9 of these results: <a href="/cpl?q=pager">' in beyond.text
 
 
 def test_the_page_links_to_the_downloads_and_the_signing_chain(client: TestClient) -> None:
