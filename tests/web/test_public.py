@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from cpl_service.entries.models import EntryEvent, EntryStatus
-from cpl_service.publication.rows import public_history
 from cpl_service.web.routes.public import PAGE_SIZE, page_link
 from tests.conftest import MakeParty, MakePerson, auth, sign_in
 from tests.factories import make_entry
@@ -128,7 +125,9 @@ def test_pages_keep_the_query(client: TestClient, session: Session) -> None:
     assert _entry_ids(second.text) == ids[PAGE_SIZE:]
     assert 'href="/cpl?q=pager"' in second.text and "page=3" not in second.text
     assert client.get("/cpl?page=0").status_code == 422
-    assert _entry_ids(client.get("/cpl?q=pager&page=9").text) == []
+    beyond = client.get("/cpl?q=pager&page=9")
+    assert _entry_ids(beyond.text) == []
+    assert 'There is no page 9 of these results: <a href="/cpl?q=pager">' in beyond.text
 
 
 def test_the_page_links_to_the_downloads_and_the_signing_chain(client: TestClient) -> None:
@@ -141,41 +140,3 @@ def test_the_page_links_to_the_downloads_and_the_signing_chain(client: TestClien
 def test_page_link_drops_empty_fields_and_the_first_page() -> None:
     assert page_link({"q": "", "status": ""}, 1) == "/cpl"
     assert page_link({"q": "a b&c", "status": "Active"}, 3) == "/cpl?q=a+b%26c&status=Active&page=3"
-
-
-def _event(
-    action: str,
-    before: str | None,
-    after: str | None,
-    *,
-    actor_person: str | None = None,
-    reason: str | None = None,
-    panel_decision_ref: str | None = None,
-) -> EntryEvent:
-    return EntryEvent(
-        entry_pk=1,
-        action=action,
-        from_status=EntryStatus(before) if before else None,
-        to_status=EntryStatus(after) if after else None,
-        actor_name="SECAS",
-        actor_person=actor_person,
-        at=datetime(2026, 1, 1, tzinfo=UTC) + timedelta(days=len(action)),
-        reason=reason,
-        panel_decision_ref=panel_decision_ref,
-    )
-
-
-def test_public_history_shows_listing_and_removals_only() -> None:
-    events = [
-        _event("submitted", None, "pending_review", actor_person="Jo Maker"),
-        _event("approved", "pending_review", "active", actor_person=REVIEWER, reason="ok"),
-        _event("removal_proposed", "active", "active", reason="certificate revoked"),
-        _event("removed", "active", "cancelled", panel_decision_ref="P-1", reason=REASON),
-    ]
-    shown = public_history(events)
-    assert [(e.previous, e.status, e.panel_decision_ref, e.party) for e in shown] == [
-        (None, "Active", None, "SECAS"),
-        ("Active", "Cancelled", "P-1", "SECAS"),
-    ]
-    assert not hasattr(shown[0], "reason") and not hasattr(shown[0], "person")
-    assert public_history([_event("rejected", "pending_review", "rejected")]) == []

@@ -82,6 +82,7 @@ def cpl_page(
         first=(page - 1) * PAGE_SIZE + 1,
         previous_link=page_link(query, page - 1) if page > 1 else None,
         next_link=page_link(query, page + 1) if page < pages else None,
+        first_link=page_link(query, 1),
     )
     return render(request, "cpl.html", context)
 
