@@ -494,9 +494,7 @@ def test_every_other_role_is_refused(
         assert response.status_code == 403, url
     assert _statuses(engine, queue) == before
     # The API refuses the same people the same way.
-    api = client.post(
-        f"/api/v1/entries/{queue.valid.entry_id}/approve", headers=auth(bearer)
-    )
+    api = client.post(f"/api/v1/entries/{queue.valid.entry_id}/approve", headers=auth(bearer))
     assert api.status_code == 403
 
 
