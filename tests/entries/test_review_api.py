@@ -259,8 +259,13 @@ def test_submission_rejection_takes_every_pending_entry(
     assert client.post(url, json={}, headers=auth(secas)).status_code == 422
     blank = client.post(url, json={"reason": "  "}, headers=auth(secas))
     assert blank.status_code == 422
-    rejected = client.post(url, json={"reason": "wrong template"}, headers=auth(secas))
+    keyed = {**auth(secas), "Idempotency-Key": "reject-once"}
+    rejected = client.post(url, json={"reason": "wrong template"}, headers=keyed)
     assert rejected.status_code == 200, rejected.text
+    replayed = client.post(url, json={"reason": "wrong template"}, headers=keyed)
+    assert replayed.status_code == 200
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+    assert replayed.json() == rejected.json()
     assert [e["entry_id"] for e in rejected.json()] == [e.entry_id for e in pending]
     for entry in pending:
         read = client.get(f"{API}/entries/{entry.entry_id}", headers=auth(secas)).json()
