@@ -97,6 +97,13 @@ ROWS = [
         "/api/v1/submissions/{submission_id}/approve",
         only({"secas": 404}),
     ),
+    Row(
+        "POST",
+        "/api/v1/submissions/999/reject",
+        "/api/v1/submissions/{submission_id}/reject",
+        only({"secas": 404}),
+        body={"reason": "x"},
+    ),
     Row("GET", "/api/v1/entries", "/api/v1/entries", authenticated(200)),
     Row("GET", E, "/api/v1/entries/{entry_id}", authenticated(404)),
     Row("POST", f"{E}/approve", "/api/v1/entries/{entry_id}/approve", only({"secas": 404})),

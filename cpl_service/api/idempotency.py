@@ -28,7 +28,7 @@ IDEMPOTENT_PATHS = tuple(
     for pattern in (
         r"^/api/v1/extracts$",
         r"^/api/v1/entries/[^/]+/(approve|reject|removal)$",
-        r"^/api/v1/submissions/[^/]+/approve$",
+        r"^/api/v1/submissions/[^/]+/(approve|reject)$",
         r"^/api/v1/certificates/revocations$",
     )
 )

@@ -240,6 +240,44 @@ def test_submission_approval_is_all_or_nothing(
     assert client.post(url, headers=auth(secas)).status_code == 409
 
 
+def test_submission_rejection_takes_every_pending_entry(
+    client: TestClient, session: Session, secas: str, make_party: MakeParty
+) -> None:
+    from cpl_service.submissions.models import Submission
+
+    maker, maker_token = make_party("manufacturer")
+    assert maker.id is not None
+    submission = Submission(
+        party_id=maker.id, filename="x.xlsx", content_sha256="1" * 64, size_bytes=1
+    )
+    session.add(submission)
+    session.commit()
+    pending = [make_entry(session, party_id=maker.id, submission_id=submission.id) for _ in "ab"]
+    approved = make_entry(session, party_id=maker.id, submission_id=submission.id, status="active")
+    url = f"{API}/submissions/{submission.id}/reject"
+    assert client.post(url, json={"reason": "x"}, headers=auth(maker_token)).status_code == 403
+    assert client.post(url, json={}, headers=auth(secas)).status_code == 422
+    blank = client.post(url, json={"reason": "  "}, headers=auth(secas))
+    assert blank.status_code == 422
+    keyed = {**auth(secas), "Idempotency-Key": "reject-once"}
+    rejected = client.post(url, json={"reason": "wrong template"}, headers=keyed)
+    assert rejected.status_code == 200, rejected.text
+    replayed = client.post(url, json={"reason": "wrong template"}, headers=keyed)
+    assert replayed.status_code == 200
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+    assert replayed.json() == rejected.json()
+    assert [e["entry_id"] for e in rejected.json()] == [e.entry_id for e in pending]
+    for entry in pending:
+        read = client.get(f"{API}/entries/{entry.entry_id}", headers=auth(secas)).json()
+        assert read["status"] == "rejected"
+        assert read["history"][-1]["reason"] == "wrong template"
+    active = client.get(f"{API}/entries/{approved.entry_id}", headers=auth(secas)).json()
+    assert active["status"] == "active"
+    read = client.get(f"{API}/submissions/{submission.id}", headers=auth(secas)).json()
+    assert read["status"] == "partially_approved"
+    assert client.post(url, json={"reason": "again"}, headers=auth(secas)).status_code == 409
+
+
 def test_entry_visibility(client: TestClient, session: Session, make_party: MakeParty) -> None:
     maker, maker_token = make_party("manufacturer")
     _, rival = make_party("manufacturer")

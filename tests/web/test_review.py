@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -101,7 +102,7 @@ def queue(
     )
     session.commit()
     day = today()
-    common = {"party_id": maker.id, "zigbee_certificate_number": "ZIG-1"}
+    common: dict[str, Any] = {"party_id": maker.id, "zigbee_certificate_number": "ZIG-1"}
     valid = make_entry(
         session,
         submission_id=old.id,

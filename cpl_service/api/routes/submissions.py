@@ -15,6 +15,7 @@ from cpl_service.api.schemas import (
     ApprovalIn,
     DocumentPublic,
     EntryPublic,
+    RejectionIn,
     SubmissionCreated,
     SubmissionPage,
     SubmissionPublic,
@@ -218,3 +219,21 @@ def approve_submission(
         now=utcnow(),
     )
     return [EntryPublic.of(e) for e in approved]
+
+
+@router.post("/{submission_id}/reject", response_model=list[EntryPublic])
+def reject_submission(
+    submission_id: IdPath,
+    body: RejectionIn,
+    session: SessionDep,
+    secas: SecasParty,
+    actor: CurrentActor,
+) -> list[EntryPublic]:
+    """Reject every pending entry of the submission with one reason, all or nothing (SECAS)."""
+    submission = service.visible_submission(
+        session=session, party=secas, submission_id=submission_id
+    )
+    rejected = service.reject_submission(
+        session=session, submission=submission, actor=actor, reason=body.reason, now=utcnow()
+    )
+    return [EntryPublic.of(e) for e in rejected]
