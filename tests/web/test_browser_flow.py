@@ -254,11 +254,13 @@ def test_the_flow_in_a_real_browser(
         skip = assert_focus_visible(page)
         assert skip["text"] == "Skip to content", skip
         tour.look("sign-in-skip-link-focused")
-        for _ in range(12):
+        stops = []
+        for _ in range(12):  # the header's links, then the form: each stop shows its focus
             page.keyboard.press("Tab")
-            if focus_ring(page)["id"] == "email":
+            stops.append(assert_focus_visible(page))
+            if stops[-1]["id"] == "email":
                 break
-        assert_focus_visible(page)
+        assert stops[-1]["id"] == "email", f"Tab never reached the email field: {stops}"
         page.keyboard.type(MAKER_EMAIL)
         page.keyboard.press("Tab")
         assert assert_focus_visible(page)["id"] == "password"
