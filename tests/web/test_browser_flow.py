@@ -331,6 +331,18 @@ def test_the_flow_in_a_real_browser(
         expect(page.get_by_role("status")).to_contain_text("pprove")
         tour.look("review-queue-approved")
 
+        # The approved entry's review page, and the certificate register with one certificate
+        # (read only: what SECAS would look at before a removal or a revocation).
+        tour.go("/review/entries/CPL-000001")
+        expect(page.get_by_role("heading", level=1)).to_contain_text("CPL-000001")
+        tour.look("review-entry")
+        page.get_by_role("navigation").get_by_role("link", name="Certificates").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("The certificate register")
+        tour.look("certificates")
+        page.get_by_role("link", name="CPA-100", exact=True).first.click()
+        expect(page.get_by_role("heading", level=1)).to_contain_text("CPA-100")
+        tour.look("certificate")
+
         # SECAS publishes an extract from the dashboard, which says which sequence it made.
         page.get_by_role("navigation").get_by_role("link", name="Dashboard").click()
         expect(page.get_by_role("heading", level=1)).to_have_text("Dashboard")
@@ -379,6 +391,9 @@ def test_the_flow_in_a_real_browser(
         expect(page.get_by_role("heading", level=1)).to_contain_text("Acme E1")
         expect(page.get_by_text(FIRMWARE)).to_be_visible()
         tour.look("cpl-entry")
+        tour.go("/cpl/entries/CPL-999999")  # an error page, as a visitor meets it
+        expect(page.get_by_text("Error 404")).to_be_visible()
+        tour.look("not-found")
         context.close()
 
     took = time.monotonic() - started
