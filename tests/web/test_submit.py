@@ -17,6 +17,7 @@ from cpl_service.entries.models import Entry, EntryEvent
 from cpl_service.main import create_app
 from cpl_service.parties.models import Party
 from cpl_service.submissions.models import Submission
+from cpl_service.web.routes.submit import MAX_SHOWN_ISSUES
 from cpl_service.workbook.fixes import FIXES
 from tests.conftest import MakeParty, MakePerson
 from tests.factories import make_entry
@@ -77,10 +78,12 @@ def count(session: Session, model: type[Any]) -> int:
 # --- the upload page ------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("role", ["manufacturer", "supplier", "dcc", "secas"])
 def test_submit_page_offers_the_template_and_a_labelled_form(
-    client: TestClient, make_party: MakeParty, make_person: MakePerson
+    client: TestClient, make_party: MakeParty, make_person: MakePerson, role: str
 ) -> None:
-    person_of(client, make_party, make_person, "manufacturer", "Jane")
+    # Every party may upload, as with POST /api/v1/submissions (SECAS too: SMETS1 entries).
+    person_of(client, make_party, make_person, role, "Jane")
     page = client.get("/submit")
     assert page.status_code == 200
     assert_secured(page.headers)
@@ -130,6 +133,22 @@ def test_upload_with_errors_shows_each_at_its_row_and_heading(
     # The user can choose a new file and upload again on the same page.
     assert 'action="/submit"' in page and csrf_of(page) == csrf
     assert count(session, Submission) == 0 and count(session, Entry) == 0
+
+
+def test_a_long_report_shows_its_first_problems_and_counts_them_all(
+    client: TestClient, make_party: MakeParty, make_person: MakePerson
+) -> None:
+    csrf = person_of(client, make_party, make_person, "manufacturer", "Jane")
+    rows = [valid_row(**{"Manufacturer ID": "XYZ", "Hardware Version": "Q"}) for _ in range(501)]
+    response = post_upload(client, csrf, build_workbook(rows), name="big.xlsx")
+    assert response.status_code == 422
+    assert "it has 1002 problems." in response.text
+    assert f"Showing the first {MAX_SHOWN_ISSUES} of 1002 problems" in response.text
+    shown = table_rows(response.text, "Problems in big.xlsx, in sheet order")
+    assert len(shown) == MAX_SHOWN_ISSUES
+    assert shown[-1][:2] == ["501", "Hardware Version"]
+    kinds = table_rows(response.text, "Each kind of problem once")
+    assert [(k[0], k[1]) for k in kinds] == [("invalid-hex", "1002")]
 
 
 def test_good_upload_redirects_to_its_page(
