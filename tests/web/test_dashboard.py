@@ -203,6 +203,8 @@ def test_publish_button_publishes_the_next_sequence_and_shows_it(
         assert done.headers["location"] == f"/dashboard?published={expected}"
         assert_secured(done.headers)
     assert extract_sequences(session) == [1, 2]
+    # The API's after-answer step ran too: the payload is stored compressed.
+    assert all(e.payload_gzip for e in session.exec(select(Extract)).all())
     page = client.get("/dashboard?published=2")
     assert "Extract 2 is signed and published" in page.text
     assert 'href="/extracts/2"' in page.text
