@@ -28,6 +28,7 @@ from cpl_service.entries.workflow import REMOVAL_STATUSES
 from cpl_service.errors import InvalidInputError
 from cpl_service.notices.standing import CertificateStanding, certificate_standing
 from cpl_service.parties.actors import Principal
+from cpl_service.parties.models import Role
 from cpl_service.submissions import queue
 from cpl_service.submissions import service as submissions
 from cpl_service.web.deps import CheckedForm, SecasPerson
@@ -94,7 +95,7 @@ def supplier_confirmation(entry: Entry, submitter_role: str | None) -> str | Non
         return None
     if entry.supplier_confirmation_ref:
         return f"confirmed by a supplier: {entry.supplier_confirmation_ref}"
-    if entries.awaits_supplier_confirmation(entry, submitter_role):
+    if submitter_role == Role.MANUFACTURER:
         return "awaiting supplier confirmation"
     return "no supplier confirmation needed"
 
