@@ -181,12 +181,12 @@ class CellRule:
             error=self.error,
         )
         if self.kind == "list":
-            validation.formula1 = f"={self.formula}"
+            validation.formula1 = self.formula
         elif self.kind == "textLength":
             validation.formula1 = self.formula
             validation.operator = "lessThanOrEqual"
         elif self.kind == "custom":
-            validation.formula1 = f"={self.formula_at(FIRST_ROW)}"
+            validation.formula1 = self.formula_at(FIRST_ROW)
         validation.add(f"{letter}{FIRST_ROW}:{letter}{last_row}")
         return validation
 

@@ -11,6 +11,7 @@ check the same rows. The two must say what the table says, and the sheet must ne
 from __future__ import annotations
 
 import io
+import zipfile
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -18,11 +19,12 @@ from typing import Any, Literal
 
 import openpyxl
 import pytest
+from defusedxml import ElementTree as SafeET
 from fastapi.testclient import TestClient
 
 from cpl_service.workbook import RawRow, build_template, check_rows
 from cpl_service.workbook.headings import COLUMNS, SHEET_NAME
-from cpl_service.workbook.template import LISTS_SHEET
+from cpl_service.workbook.template import LISTS_SHEET, TEMPLATE_ROWS
 from cpl_service.workbook.validations import LETTER, CellRule, cell_rules
 from tests.conftest import MakeParty, auth
 from tests.libreoffice import convert
@@ -313,3 +315,51 @@ def test_a_template_saved_by_libreoffice_is_checked_on_upload(
     assert response.status_code == 422, response.text
     issues = [(i["row"], i["column"], i["code"]) for i in response.json()["issues"]]
     assert issues == [(3, "Manufacturer ID", "invalid-hex")]
+
+
+ODF = {
+    "table": "urn:oasis:names:tc:opendocument:xmlns:table:1.0",
+    "text": "urn:oasis:names:tc:opendocument:xmlns:text:1.0",
+}
+
+
+def _odf(name: str) -> str:
+    prefix, local = name.split(":")
+    return f"{{{ODF[prefix]}}}{local}"
+
+
+def test_opened_in_libreoffice_every_row_shows_each_column_prompt(tmp_path: Path) -> None:
+    """Saved as LibreOffice's own format, the template is what Calc holds once open: each
+    cell of the 20,000 data rows names its column's validation, whose help is displayed."""
+    template = build_template(specifications=SPECIFICATIONS)
+    ods = zipfile.ZipFile(io.BytesIO(convert(template, tmp_path, to="ods")))
+    root = SafeET.fromstring(ods.read("content.xml"))
+    validations = {
+        v.get(_odf("table:name")): v for v in root.iter(_odf("table:content-validation"))
+    }
+    table = next(
+        t for t in root.iter(_odf("table:table")) if t.get(_odf("table:name")) == SHEET_NAME
+    )
+    rows = list(table.iter(_odf("table:table-row")))
+    data = rows[1]
+    assert data.get(_odf("table:number-rows-repeated")) == str(TEMPLATE_ROWS)
+    names: list[str | None] = []
+    for cell in data.iter(_odf("table:table-cell")):
+        repeated = int(cell.get(_odf("table:number-columns-repeated"), "1"))
+        names.extend(
+            [cell.get(_odf("table:content-validation-name"))] * min(repeated, len(COLUMNS))
+        )
+    rules = cell_rules({c.field: "" for c in COLUMNS if c.kind == "choice"})
+    for rule, name in zip(rules, names[: len(COLUMNS)], strict=True):
+        assert name is not None, rule.column.heading
+        help_message = validations[name].find(_odf("table:help-message"))
+        assert help_message is not None, rule.column.heading
+        assert help_message.get(_odf("table:display")) == "true"
+        assert help_message.get(_odf("table:title")) == rule.column.heading
+        text = "".join(help_message.itertext())
+        assert text == rule.column.description
+        error = validations[name].find(_odf("table:error-message"))
+        assert error is not None
+        assert error.get(_odf("table:display")) == str(rule.kind != "any").lower()
+        if rule.kind != "any":
+            assert error.get(_odf("table:message-type")) == rule.style
