@@ -110,6 +110,13 @@ _END = f'(IF({_LIFETIME_TYPE},{{cpa_renewal_date}},{{cpa_expiry_date}})&"")+0'
 _CONDITIONAL = f"AND({_is_date('{x}')},OR({_NO_CPA_NUMBER},IFERROR({_day('{x}')}<={_END},1)))"
 
 
+def _unless_blank(formula: str) -> str:
+    """The formula, for a cell that holds more than spaces: the server reads a cell of spaces
+    as an empty one. IF evaluates only the branch it takes (the formula would end in an error
+    on spaces); 1 is TRUE, as LibreOffice writes it back."""
+    return f'IF(TRIM({{x}})="",1,{formula})'
+
+
 def max_lengths() -> dict[str, int]:
     """Each text field's longest value, as declared once on the entry model's fields."""
     limits: dict[str, int] = {}
@@ -222,7 +229,7 @@ def cell_rules(lists: Mapping[str, str | None]) -> tuple[CellRule, ...]:
                 style: Style = "warning" if field in FORGIVING_LISTS else "stop"
                 rules.append(CellRule(column, "list", source, style))
         elif field in formulas:
-            rules.append(CellRule(column, "custom", formulas[field]))
+            rules.append(CellRule(column, "custom", _unless_blank(formulas[field])))
         else:
             rules.append(CellRule(column, "textLength", str(limits[field])))
     return tuple(rules)

@@ -77,6 +77,7 @@ CASES: tuple[Case, ...] = (
     Case("Manufacturer ID", "?B01", "refused"),
     Case("Manufacturer ID", "0x01", "refused"),
     Case("Manufacturer ID", "ＡＢ01", "refused"),
+    Case("Manufacturer ID", "   ", "server"),
     Case("Model Name", "B" * 101, "refused"),
     Case("Model ID", "1234", "ok"),
     Case("Model ID", "0002012f", "ok"),
@@ -135,6 +136,8 @@ CASES: tuple[Case, ...] = (
     Case("CPA Conditional Date", days(400), "ok", {**LIFETIME, "CPA Renewal Date": days(400)}),
     Case("CPA Conditional Date", days(401), "refused", {**LIFETIME, "CPA Renewal Date": days(400)}),
     Case("CPA Conditional Date", days(401), "ok", NO_CPA),
+    Case("CPA Conditional Date", "  ", "ok"),
+    Case("CPA Expiry Date", "  ", "server"),
     Case("CPA Certificate Type", "Fixed-term", "ok"),
     Case("CPA Certificate Type", "Lifetime", "ok", {**LIFETIME, "CPA Renewal Date": days(400)}),
     Case("CPA Certificate Type", "fixed term", "warned"),
@@ -148,11 +151,14 @@ CASES: tuple[Case, ...] = (
     Case("CPA Renewal Date", days(400), "refused"),
     Case("CPA Renewal Date", days(400), "refused", {"CPA Certificate Type": "Fixed-term"}),
     Case("CPA Renewal Date", days(-400), "ok", NO_CPA),
+    Case("CPA Renewal Date", "  ", "ok"),
+    Case("CPA Renewal Date", "  ", "server", LIFETIME),
     Case("Manufacturer Image Hash", "ab" * 32, "ok", HASHED),
     Case("Manufacturer Image Hash", "AB" * 32, "ok", HASHED),
     Case("Manufacturer Image Hash", "ab" * 31 + "a", "refused", HASHED),
     Case("Manufacturer Image Hash", "ab" * 32 + "a", "refused", HASHED),
     Case("Manufacturer Image Hash", "ab" * 31 + "ag", "refused", HASHED),
+    Case("Manufacturer Image Hash", "   ", "ok"),
     Case("Manufacturer Image Hash Creator", "H" * 200, "ok"),
     Case("Manufacturer Image Hash Creator", "H" * 201, "refused"),
     Case("Certificate Mapping Evidence", "E" * 1001, "refused"),
@@ -167,6 +173,7 @@ CASES: tuple[Case, ...] = (
     Case("Contact Email", "a@acme.example.com.", "refused"),
     Case("Contact Email", "a@" + "x" * 250 + ".com", "refused"),
     Case("Contact Email", "a@.example.com", "server"),
+    Case("Contact Email", "   ", "server"),
     Case("Contact Email", "a..b@acme.example.com", "server"),
 )
 
@@ -231,8 +238,11 @@ def server_accepts(case: Case) -> bool:
 
 
 def sheet_accepts(value: object) -> bool:
-    # A formula that ends in an error refuses the value, in Excel as in LibreOffice.
-    return value is True
+    """What a validation makes of its formula's result: TRUE or a number other than 0
+    accepts; FALSE, 0, text and an error (`#VALUE!`) refuse, in Excel as in LibreOffice."""
+    if isinstance(value, bool):
+        return value
+    return isinstance(value, int | float) and value != 0
 
 
 def outcome(sheet: bool, server: bool, rule: CellRule) -> str:
