@@ -115,7 +115,8 @@ def _instructions(sheet: Worksheet, specifications: Sequence[SpecificationInfo])
         "The sheet checks as you type: selecting a cell shows what to enter, and a value the "
         "service would refuse (a wrong number of hexadecimal digits, an email address without "
         "an @, a CPA date not after today …) is refused there and then; a value off a "
-        "drop-down list is warned about. The service checks every row again on upload.",
+        "drop-down list is refused, or warned about where the service also reads other "
+        "spellings (such as 3.2 for GBCS v3.2). The service checks every row again on upload.",
         "CPA certificates: a Fixed-term certificate (the default) has a CPA Expiry Date; an "
         "NCSC Lifetime certificate (SEC modification MP209) has a CPA Renewal Date instead. "
         "Choose the CPA Certificate Type and fill in exactly one of the two dates. A "

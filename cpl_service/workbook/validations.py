@@ -8,9 +8,14 @@ and error alert are its `description` in `headings`: the same sentence the Instr
 shows, stated once.
 
 A formula is written for the first data row (row 2) and is relative, as a data validation's
-formula is; `CellRule.formula_at` writes it for any other row. A formula that reads other
-columns of the row (the CPA dates) trusts those cells to hold what their own validation
-accepts.
+formula is; `CellRule.formula_at` writes it for any other row. A cell of spaces passes, as the
+server reads it as empty. The CPA date checks read the row's CPA Certificate Number and Type
+as the server does, except that a Type the server does not know (warned about by its
+drop-down, refused by the server) is taken as Fixed-term. A check runs when its own cell is
+typed in, not when a cell it reads changes.
+
+`tests/workbook/test_template_checks.py` has LibreOffice compute every check on a table of
+good and bad values and compares the results with the server's rules.
 """
 
 from __future__ import annotations
@@ -32,7 +37,9 @@ MAX_TITLE = 32
 MAX_MESSAGE = 255
 MAX_FORMULA = 255
 
-# The lengths a hexadecimal identifier may have (`checks` refuses any other: `invalid-hex`).
+# The lengths a hexadecimal identifier may have; `checks` states them again in its `_hex`
+# calls (refusing any other length as `invalid-hex`), and the LibreOffice test holds the two
+# together.
 HEX_LENGTHS: dict[str, tuple[int, ...]] = {
     "manufacturer_id": (4,),
     "model_id": (4, 8),
@@ -104,17 +111,16 @@ _RENEWAL = (
     f"AND({_is_date('{x}')},OR({_NO_CPA_NUMBER},AND({_LIFETIME_TYPE},{_day('{x}')}>TODAY())))"
 )
 # Not after the date the certificate of its type ends on, when that date is given: an empty
-# cell's `&""` is empty text, whose `+0` is an error, as is a cell that holds no date (1 is
-# TRUE, as LibreOffice writes it back).
+# cell's `&""` is empty text, whose `+0` is an error, as is a cell that holds no date.
 _END = f'(IF({_LIFETIME_TYPE},{{cpa_renewal_date}},{{cpa_expiry_date}})&"")+0'
-_CONDITIONAL = f"AND({_is_date('{x}')},OR({_NO_CPA_NUMBER},IFERROR({_day('{x}')}<={_END},1)))"
+_CONDITIONAL = f"AND({_is_date('{x}')},OR({_NO_CPA_NUMBER},IFERROR({_day('{x}')}<={_END},TRUE)))"
 
 
 def _unless_blank(formula: str) -> str:
     """The formula, for a cell that holds more than spaces: the server reads a cell of spaces
     as an empty one. IF evaluates only the branch it takes (the formula would end in an error
-    on spaces); 1 is TRUE, as LibreOffice writes it back."""
-    return f'IF(TRIM({{x}})="",1,{formula})'
+    on spaces)."""
+    return f'IF(TRIM({{x}})="",TRUE,{formula})'
 
 
 def max_lengths() -> dict[str, int]:
