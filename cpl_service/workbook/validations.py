@@ -14,7 +14,7 @@ as the server does, except that a Type the server does not know (warned about by
 drop-down, refused by the server) is taken as Fixed-term. A check runs when its own cell is
 typed in, not when a cell it reads changes.
 
-`tests/workbook/test_template_checks.py` has LibreOffice compute every check on a table of
+`tests/workbook/test_validations.py` has LibreOffice compute every check on a table of
 good and bad values and compares the results with the server's rules.
 """
 
