@@ -2,9 +2,10 @@
 
 from fastapi import APIRouter
 
-from cpl_service.web.routes import account, home
+from cpl_service.web.routes import account, dashboard, home
 
 PAGE_ROUTERS: list[APIRouter] = [
     home.router,
     account.router,
+    dashboard.router,
 ]
