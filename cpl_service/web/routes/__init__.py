@@ -2,10 +2,11 @@
 
 from fastapi import APIRouter
 
-from cpl_service.web.routes import account, dashboard, home
+from cpl_service.web.routes import account, dashboard, home, submit
 
 PAGE_ROUTERS: list[APIRouter] = [
     home.router,
     account.router,
     dashboard.router,
+    submit.router,
 ]
