@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -9,10 +10,12 @@ from typing import Any
 from sqlalchemy import func, or_, update
 from sqlmodel import Session, col, select
 
+from cpl_service.batches import batches
 from cpl_service.certificates.models import CertificateStatus
 from cpl_service.certificates.service import find_certificate
 from cpl_service.db import update_one
 from cpl_service.devices import CertificateKind
+from cpl_service.entries.confirmation import needs_supplier_confirmation
 from cpl_service.entries.models import (
     Entry,
     EntryEvent,
@@ -189,6 +192,20 @@ def history(*, session: Session, entry: Entry) -> list[EntryEvent]:
     )
 
 
+def histories(*, session: Session, entries: Sequence[Entry]) -> dict[int, list[EntryEvent]]:
+    """The history of each of `entries`, keyed by the entry's primary key (one query a batch)."""
+    found: dict[int, list[EntryEvent]] = {e.id: [] for e in entries if e.id is not None}
+    for batch in batches(sorted(found)):
+        events = session.exec(
+            select(EntryEvent)
+            .where(col(EntryEvent.entry_pk).in_(batch))
+            .order_by(col(EntryEvent.at), col(EntryEvent.id))
+        )
+        for event in events:
+            found[event.entry_pk].append(event)
+    return found
+
+
 @dataclass(frozen=True)
 class EntryFilters:
     status: EntryStatus | None = None
@@ -246,10 +263,8 @@ def approval_blockers(
     if entry.status != EntryStatus.PENDING_REVIEW:
         reasons.append(f"{entry.entry_id} is {entry.status}, not pending_review.")
         return reasons
-    if (
-        entry.submission_type == SubmissionType.FIRMWARE_UPDATE
-        and submitter_role == Role.MANUFACTURER
-        and not entry.supplier_confirmation_ref
+    if not entry.supplier_confirmation_ref and needs_supplier_confirmation(
+        submission_type=entry.submission_type, submitter_role=submitter_role
     ):
         reasons.append(
             f"{entry.entry_id} is a manufacturer's firmware update that no supplier has "

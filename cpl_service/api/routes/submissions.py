@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, File, Query, UploadFile
@@ -20,10 +22,14 @@ from cpl_service.api.schemas import (
     SubmissionSummary,
 )
 from cpl_service.clock import utcnow
+from cpl_service.config import Settings
 from cpl_service.errors import UploadTooLargeError
 from cpl_service.submissions import service
 
 router = APIRouter(prefix="/submissions", tags=["submissions"])
+
+
+SIGNATURE_MAX_BYTES = 1024 * 1024
 
 
 def _read_capped(upload: UploadFile, limit: int, what: str) -> bytes:
@@ -31,6 +37,37 @@ def _read_capped(upload: UploadFile, limit: int, what: str) -> bytes:
     if len(data) > limit:
         raise UploadTooLargeError(f"The {what} is larger than {limit // (1024 * 1024)} MB.")
     return data
+
+
+@dataclass(frozen=True)
+class UploadParts:
+    """The parts of an upload, read within their size limits."""
+
+    content: bytes
+    signature: bytes | None
+    documents: list[service.UploadedDocument]
+
+
+def read_upload(
+    settings: Settings,
+    file: UploadFile,
+    signature: UploadFile | None,
+    documents: Sequence[UploadFile],
+) -> UploadParts:
+    """Read a workbook, its signature and its documents (413 for a part over its limit)."""
+    return UploadParts(
+        content=_read_capped(file, settings.max_upload_bytes, "workbook"),
+        signature=(
+            _read_capped(signature, SIGNATURE_MAX_BYTES, "signature") if signature else None
+        ),
+        documents=[
+            service.UploadedDocument(
+                filename=d.filename or "document.pdf",
+                content=_read_capped(d, settings.max_document_bytes, f"document {d.filename!r}"),
+            )
+            for d in documents
+        ],
+    )
 
 
 def _public(detail: service.SubmissionDetail) -> SubmissionPublic:
@@ -63,25 +100,17 @@ def create_submission(
     documents: Annotated[list[UploadFile] | None, File(description="Certificate PDFs")] = None,
 ) -> Response:
     """Upload a submission workbook; 201 with its entries, or 422 listing every problem."""
-    content = _read_capped(file, settings.max_upload_bytes, "workbook")
-    signature_bytes = _read_capped(signature, 1024 * 1024, "signature") if signature else None
-    uploaded = [
-        service.UploadedDocument(
-            filename=d.filename or "document.pdf",
-            content=_read_capped(d, settings.max_document_bytes, f"document {d.filename!r}"),
-        )
-        for d in documents or []
-    ]
+    parts = read_upload(settings, file, signature, documents or [])
     result = service.submit(
         session=session,
         settings=settings,
         party=party,
         actor=actor,
         filename=file.filename or "upload.xlsx",
-        content=content,
+        content=parts.content,
         now=utcnow(),
-        signature=signature_bytes,
-        documents=uploaded,
+        signature=parts.signature,
+        documents=parts.documents,
     )
     submission = result.submission
     entries = service.entry_summaries(session, submission)
@@ -96,7 +125,7 @@ def create_submission(
         created_at=submission.created_at,
         issues=submission.issues,
         entries=[],
-        document_count=len(uploaded),
+        document_count=len(parts.documents),
     )
     body = created.model_dump(mode="json")
     body["entries"] = entries  # plain rows: building 20,000 models would dominate the upload
