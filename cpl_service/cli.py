@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -83,6 +85,19 @@ def _party_add_certificate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _openapi(_args: argparse.Namespace, _settings: Settings) -> int:
+    """Print the app's OpenAPI description, as committed in `schemas/openapi.json`."""
+    # lazy: as for `serve`, only this command needs the web stack.
+    from cpl_service.main import create_app
+
+    with tempfile.TemporaryDirectory() as folder:
+        app = create_app(Settings(data_dir=Path(folder)))
+        json.dump(app.openapi(), sys.stdout, indent=2, sort_keys=True)
+        sys.stdout.write("\n")
+        app.state.engine.dispose()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cpl-service", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -109,6 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     cert.add_argument("--party", required=True)
     cert.add_argument("file")
     cert.set_defaults(handler=_party_add_certificate)
+
+    sub.add_parser(
+        "openapi", help="print the OpenAPI description (schemas/openapi.json)"
+    ).set_defaults(handler=_openapi)
 
     for register in EXTRA_COMMANDS:
         register(sub)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, SQLModel
@@ -18,6 +19,7 @@ from sqlmodel import Session, SQLModel
 from cpl_service.clock import utcnow
 from cpl_service.config import Settings
 from cpl_service.db import make_engine, upgrade
+from cpl_service.parties import passwords
 from cpl_service.parties.actors import COMMAND_LINE
 from cpl_service.parties.models import Party, User
 from cpl_service.parties.people import add_person, set_password
@@ -27,6 +29,25 @@ from cpl_service.parties.service import create_party
 pytest_plugins = ["tests.softhsm"]
 
 PG_URL = os.environ.get("CPL_TEST_DATABASE_URL")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_password_hashing() -> Iterator[None]:
+    """Hash passwords made in the test process with Argon2id at its lowest cost.
+
+    The production cost (about 0.1 s per hash, more on a loaded machine) is paid for every
+    person the tests create, and made the role matrix take minutes. The algorithm is the
+    same; a hash records its own parameters, so real servers started by tests verify these
+    hashes too. `tests/parties/test_password_rules.py` checks the production cost.
+    """
+    fast = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    patch = pytest.MonkeyPatch()
+    patch.setattr(passwords, "_hasher", fast)
+    patch.setattr(passwords, "_DUMMY_HASH", fast.hash("timing equaliser for the tests"))
+    yield
+    patch.undo()
+
+
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
 

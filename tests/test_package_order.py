@@ -130,19 +130,9 @@ def test_every_package_has_a_place_in_the_order() -> None:
     assert parts - set(ORDER) == set()
 
 
-# The one arrow upwards allowed: the command that regenerates schemas/openapi.json
-# (`python -m cpl_service.api.openapi`, pinned by tests/reliability/test_openapi.py) has
-# to build the whole app, which only `cpl_service.main` does.
-ALLOWED_UPWARDS = (("api/openapi.py:", "imports main, which is above api"),)
-
-
-def _allowed(problem: str) -> bool:
-    return any(problem.startswith(a) and problem.endswith(b) for a, b in ALLOWED_UPWARDS)
-
-
 def test_no_import_runs_against_the_order() -> None:
     problems = [p for relative, source in _sources() for p in backward_imports(source, relative)]
-    assert [p for p in problems if not _allowed(p)] == []
+    assert problems == []
 
 
 def test_no_import_inside_a_function_without_a_reason() -> None:

@@ -58,7 +58,8 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def _status_for(exc: errors.CplError) -> int:
+def status_for(exc: errors.CplError) -> int:
+    """The HTTP status of a domain error (its nearest class in `STATUS_BY_ERROR`, else 400)."""
     for cls in type(exc).__mro__:
         if cls in STATUS_BY_ERROR:
             return STATUS_BY_ERROR[cls]
@@ -68,7 +69,7 @@ def _status_for(exc: errors.CplError) -> int:
 def problem_for(exc: errors.CplError) -> JSONResponse:
     """The problem response for a domain error."""
     return problem(
-        _status_for(exc),
+        status_for(exc),
         exc.detail,
         slug=exc.slug,
         title=exc.title,

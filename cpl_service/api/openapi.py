@@ -2,14 +2,11 @@
 
 FastAPI describes what the routes declare; this adds what the service really answers and
 that routes cannot say for themselves. `schemas/openapi.json` is the committed result.
-Regenerate it with `.venv/bin/python -m cpl_service.api.openapi > schemas/openapi.json`.
+Regenerate it with `.venv/bin/cpl-service openapi > schemas/openapi.json`.
 """
 
 from __future__ import annotations
 
-import json
-import sys
-import tempfile
 from typing import Any
 
 from fastapi import FastAPI
@@ -300,21 +297,3 @@ def install(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-
-
-def main() -> None:
-    """Print the description of the app as committed in `schemas/openapi.json`."""
-    # lazy: main.py imports this module to install it, so importing main at the top
-    # would be circular.
-    from cpl_service.config import Settings
-    from cpl_service.main import create_app
-
-    with tempfile.TemporaryDirectory() as folder:
-        app = create_app(Settings(data_dir=folder))
-        json.dump(app.openapi(), sys.stdout, indent=2, sort_keys=True)
-        sys.stdout.write("\n")
-        app.state.engine.dispose()
-
-
-if __name__ == "__main__":
-    main()

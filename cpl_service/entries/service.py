@@ -255,15 +255,6 @@ def relied_on_certificates(entry: Entry) -> list[tuple[CertificateKind, str]]:
     return [(kind, number) for kind, number in pairs if number]
 
 
-def awaits_supplier_confirmation(entry: Entry, submitter_role: str | None) -> bool:
-    """A manufacturer's firmware update that no supplier has confirmed yet (SPEC §4)."""
-    return (
-        entry.submission_type == SubmissionType.FIRMWARE_UPDATE
-        and submitter_role == Role.MANUFACTURER
-        and not entry.supplier_confirmation_ref
-    )
-
-
 def approval_blockers(
     *, session: Session, entry: Entry, submitter_role: str | None, today: date
 ) -> list[str]:

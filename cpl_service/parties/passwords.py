@@ -11,8 +11,13 @@ from argon2.exceptions import InvalidHashError, VerificationError
 MIN_LENGTH = 12
 MAX_LENGTH = 1024  # hashing is deliberately slow; an enormous input must not make it slower
 
-# argon2-cffi's defaults are Argon2id with the RFC 9106 "low memory" parameters.
-_hasher = PasswordHasher()
+
+def make_hasher() -> PasswordHasher:
+    """Argon2id with argon2-cffi's defaults: RFC 9106's "low memory" parameters."""
+    return PasswordHasher()
+
+
+_hasher = make_hasher()
 # Verified against when the email is unknown, so a wrong email costs as long as a wrong password.
 _DUMMY_HASH = _hasher.hash("not a password anyone has: timing equaliser")
 

@@ -27,7 +27,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cpl_service import errors
-from cpl_service.api.errors import STATUS_BY_ERROR
+from cpl_service.api.errors import status_for
 from cpl_service.parties.actors import Principal
 from cpl_service.parties.sessions import CSRF_FIELD, SESSION_COOKIE, csrf_token_for
 
@@ -157,13 +157,6 @@ def error_page(
     )
 
 
-def _status_for(exc: errors.CplError) -> int:
-    for cls in type(exc).__mro__:
-        if cls in STATUS_BY_ERROR:
-            return STATUS_BY_ERROR[cls]
-    return 400
-
-
 def page_for_error(request: Request, exc: Exception) -> Response:
     """The page that answers `exc` raised by a page route or its dependencies."""
     if isinstance(exc, SignInRequired):
@@ -171,7 +164,7 @@ def page_for_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, errors.CplError):
         return error_page(
             request,
-            _status_for(exc),
+            status_for(exc),
             exc.detail,
             title=exc.title,
             headers=getattr(exc, "headers", None),

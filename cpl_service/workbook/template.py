@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
 from cpl_service.certificates.cpa import CpaCertificateType
@@ -16,6 +15,7 @@ from cpl_service.devices import DEVICE_TYPES, CertificateKind
 from cpl_service.workbook.context import SUBMISSION_TYPES
 from cpl_service.workbook.headings import COLUMNS, SHEET_NAME
 from cpl_service.workbook.specifications import SpecificationInfo
+from cpl_service.workbook.validations import cell_rules
 
 REQUIRED_FILL = PatternFill(fill_type="solid", start_color="C6EFCE", end_color="C6EFCE")
 OPTIONAL_FILL = PatternFill(fill_type="solid", start_color="F2F2F2", end_color="F2F2F2")
@@ -37,7 +37,8 @@ def build_template(*, specifications: Sequence[SpecificationInfo]) -> bytes:
 
     Returns:
         The .xlsx file's bytes: the `CPL - New Entry` sheet (heading row 1, frozen, required
-        headings light green, drop-downs, date and text formats), `Instructions`,
+        headings light green, date and text formats, and on every column a data validation
+        with the column's input prompt: drop-downs and the checks of `validations`), `Instructions`,
         `Certificate Matrix` and a hidden `Lists` sheet the drop-downs refer to.
     """
     book = Workbook()
@@ -82,7 +83,8 @@ def _entry_sheet(
             lists, 5, "CPA Certificate Type", [t.value for t in CpaCertificateType]
         ),
     }
-    last_row = TEMPLATE_ROWS + 1
+    for rule in cell_rules(sources):
+        sheet.add_data_validation(rule.data_validation(TEMPLATE_ROWS + 1))
     for index, column in enumerate(COLUMNS, start=1):
         letter = get_column_letter(index)
         cell = sheet.cell(row=1, column=index, value=column.heading)
@@ -96,31 +98,6 @@ def _entry_sheet(
         elif column.kind == "hex":
             # Text, so Excel keeps leading zeros of IDs such as 0002012F.
             dimension.number_format = "@"
-        source = sources.get(column.field)
-        if source is not None:
-            validation = DataValidation(
-                type="list",
-                formula1=f"={source}",
-                allow_blank=True,
-                showErrorMessage=column.field != "physical_device_type",
-                errorTitle=f"Invalid {column.heading}",
-                error=f"Choose a {column.heading} from the list.",
-                promptTitle=column.heading,
-                prompt=column.description[:255],
-            )
-            validation.add(f"{letter}2:{letter}{last_row}")
-            sheet.add_data_validation(validation)
-        elif column.kind == "date":
-            validation = DataValidation(
-                type="date",
-                operator="greaterThan",
-                formula1="1",
-                allow_blank=True,
-                errorTitle=f"Invalid {column.heading}",
-                error="Enter a date, e.g. 2027-03-31.",
-            )
-            validation.add(f"{letter}2:{letter}{last_row}")
-            sheet.add_data_validation(validation)
     sheet.row_dimensions[1].height = 32
     sheet.freeze_panes = "A2"
 
@@ -135,6 +112,11 @@ def _instructions(sheet: Worksheet, specifications: Sequence[SpecificationInfo])
         "Type identifiers (Manufacturer ID, Model ID, Hardware and Firmware Version, Image "
         "Hash) as text so that leading zeros are kept; these columns are formatted as Text.",
         "Dates: use an Excel date or write YYYY-MM-DD.",
+        "The sheet checks as you type: selecting a cell shows what to enter, and a value the "
+        "service would refuse (a wrong number of hexadecimal digits, an email address without "
+        "an @, a CPA date not after today …) is refused there and then; a value off a "
+        "drop-down list is refused, or warned about where the service also reads other "
+        "spellings (such as 3.2 for GBCS v3.2). The service checks every row again on upload.",
         "CPA certificates: a Fixed-term certificate (the default) has a CPA Expiry Date; an "
         "NCSC Lifetime certificate (SEC modification MP209) has a CPA Renewal Date instead. "
         "Choose the CPA Certificate Type and fill in exactly one of the two dates. A "

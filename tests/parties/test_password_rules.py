@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cpl_service.parties import lockout
+from cpl_service.parties import lockout, passwords
 from cpl_service.parties.passwords import (
     common_passwords,
     hash_password,
@@ -52,7 +52,14 @@ def test_the_common_list_ships_with_the_package() -> None:
     assert all(p == p.lower() and not p.startswith("#") for p in listed)
 
 
-def test_argon2id_hash_and_verify() -> None:
+def test_production_hasher_is_argon2id_at_rfc_9106_low_memory_cost() -> None:
+    hasher = passwords.make_hasher()
+    assert (hasher.time_cost, hasher.memory_cost, hasher.parallelism) == (3, 64 * 1024, 4)
+    assert hasher.hash("correct horse battery").startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+
+
+def test_argon2id_hash_and_verify(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(passwords, "_hasher", passwords.make_hasher())  # the real cost
     stored = hash_password("correct horse battery")
     assert stored.startswith("$argon2id$") and "correct horse" not in stored
     assert verify_password(stored, "correct horse battery")

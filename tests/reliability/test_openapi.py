@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 COMMITTED = Path(__file__).parents[2] / "schemas" / "openapi.json"
-REGENERATE = ".venv/bin/python -m cpl_service.api.openapi > schemas/openapi.json"
+REGENERATE = ".venv/bin/cpl-service openapi > schemas/openapi.json"
 
 
 def test_description_matches_the_committed_one(client: TestClient) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from typing import Any
 
 import openpyxl
@@ -10,6 +11,13 @@ import pytest
 
 from cpl_service.workbook import build_template, read_workbook
 from cpl_service.workbook.headings import COLUMNS, SHEET_NAME
+from cpl_service.workbook.validations import (
+    LETTER,
+    MAX_FORMULA,
+    MAX_MESSAGE,
+    MAX_TITLE,
+    cell_rules,
+)
 
 from .conftest import SPECIFICATIONS, check_xlsx, valid_row_dict
 
@@ -110,3 +118,61 @@ def test_round_trip(template: bytes) -> None:
 def test_empty_register_still_builds() -> None:
     book = _open(build_template(specifications=[]))
     assert SHEET_NAME in book.sheetnames
+
+
+def test_every_column_prompts_and_checks_every_row(template: bytes) -> None:
+    sheet = _open(template)[SHEET_NAME]
+    validations = sheet.data_validations.dataValidation
+    for index, column in enumerate(COLUMNS, start=1):
+        letter = openpyxl.utils.get_column_letter(index)
+        (validation,) = [v for v in validations if f"{letter}2" in v.sqref]
+        assert str(validation.sqref) == f"{letter}2:{letter}20001"
+        assert validation.showInputMessage
+        assert validation.promptTitle == column.heading
+        assert validation.prompt == column.description
+        assert validation.allow_blank
+        if column.field == "previous_entry_id":
+            assert validation.type is None  # a prompt only: see validations.PROMPT_ONLY
+            continue
+        assert validation.showErrorMessage, column.heading
+        assert validation.errorStyle in ("stop", "warning")
+        assert column.description in validation.error
+        expected = {"choice": "list", "hex": "custom", "date": "custom", "email": "custom"}
+        assert validation.type == expected.get(column.kind, "textLength"), column.heading
+
+
+def test_prompts_alerts_and_formulas_fit_excel_limits(template: bytes) -> None:
+    """Excel refuses (or repairs away) longer titles, messages and formulas."""
+    for validation in _open(template)[SHEET_NAME].data_validations.dataValidation:
+        assert len(validation.promptTitle) <= MAX_TITLE
+        assert len(validation.errorTitle) <= MAX_TITLE
+        assert len(validation.prompt) <= MAX_MESSAGE
+        assert len(validation.error) <= MAX_MESSAGE
+        assert len(validation.formula1 or "") <= MAX_FORMULA
+        assert not (validation.formula1 or "").startswith("=")
+
+
+def test_only_drop_downs_the_server_reads_in_other_spellings_warn(template: bytes) -> None:
+    sheet = _open(template)[SHEET_NAME]
+    styles = {
+        next(c.heading for c in COLUMNS if f"{LETTER[c.field]}2" in v.sqref): (v.errorStyle)
+        for v in sheet.data_validations.dataValidation
+        if v.type == "list"
+    }
+    assert styles == {
+        "Submission Type": "stop",
+        "Physical Device Type": "warning",
+        "Technical Specification": "warning",
+        "GBCS Version": "warning",
+        "CPA Certificate Type": "warning",
+    }
+    others = [v for v in sheet.data_validations.dataValidation if v.type != "list" and v.type]
+    assert {v.errorStyle for v in others} == {"stop"}
+
+
+def test_date_checks_read_the_row_they_are_typed_in() -> None:
+    rules = {r.column.field: r for r in cell_rules({c.field: "R" for c in COLUMNS})}
+    assert "O7" in rules["cpa_expiry_date"].formula_at(7)
+    conditional = rules["cpa_conditional_date"].formula_at(7)
+    assert {"N7", "O7", "P7", "Q7", "R7"} <= set(re.findall(r"[A-Z]+\d+", conditional))
+    assert "{" not in conditional and "2" not in re.findall(r"[A-Z](\d+)", conditional)

@@ -22,6 +22,7 @@ from cpl_service.certificates.models import AssuranceCertificate
 from cpl_service.certificates.service import certificates_named
 from cpl_service.clock import today, utcnow
 from cpl_service.devices import BY_CODE
+from cpl_service.entries import confirmation
 from cpl_service.entries import service as entries
 from cpl_service.entries.models import Entry, EntryStatus, SubmissionType
 from cpl_service.entries.workflow import REMOVAL_STATUSES
@@ -92,9 +93,10 @@ def supplier_confirmation(entry: Entry, submitter_role: str | None) -> str | Non
     """A firmware update's supplier-confirmation state in words (None for a new model)."""
     if entry.submission_type != SubmissionType.FIRMWARE_UPDATE:
         return None
-    if entry.supplier_confirmation_ref:
+    state = confirmation.supplier_confirmation(entry, submitter_role=submitter_role)
+    if state is confirmation.SupplierConfirmation.CONFIRMED:
         return f"confirmed by a supplier: {entry.supplier_confirmation_ref}"
-    if entries.awaits_supplier_confirmation(entry, submitter_role):
+    if state is confirmation.SupplierConfirmation.AWAITING:
         return "awaiting supplier confirmation"
     return "no supplier confirmation needed"
 

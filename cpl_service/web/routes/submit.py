@@ -15,7 +15,7 @@ from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from sqlmodel import Session
 
 from cpl_service.api.deps import SessionDep, SettingsDep
-from cpl_service.api.errors import STATUS_BY_ERROR
+from cpl_service.api.errors import status_for
 from cpl_service.api.params import EntryIdPath, IdPath, Offset
 from cpl_service.api.routes.submissions import read_upload
 from cpl_service.clock import utcnow
@@ -68,10 +68,6 @@ CONFIRMATION_LABELS: dict[SupplierConfirmation, str] = {
 PUBLIC_STATUSES = frozenset(LISTED_STATUSES)
 
 Upload = Annotated[UploadFile | None, File()]
-
-
-def _status_of(exc: CplError) -> int:
-    return next((STATUS_BY_ERROR[c] for c in type(exc).__mro__ if c in STATUS_BY_ERROR), 400)
 
 
 def _chosen(upload: UploadFile | None) -> UploadFile | None:
@@ -148,7 +144,7 @@ def submit(
         )
     except CplError as exc:
         return _submit_page(
-            request, settings, status_code=_status_of(exc), error=exc, filename=filename
+            request, settings, status_code=status_for(exc), error=exc, filename=filename
         )
     outcome = "new" if result.created else "again"
     return redirect(f"/submissions/{result.submission.id}?uploaded={outcome}")
@@ -270,6 +266,6 @@ def confirm_firmware_update(
             offset=0,
             error=exc,
             failed_entry=entry.entry_id,
-            status_code=_status_of(exc),
+            status_code=status_for(exc),
         )
     return redirect(f"/firmware-updates?confirmed={entry.entry_id}")
