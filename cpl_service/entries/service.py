@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, or_, update
 from sqlmodel import Session, col, select
@@ -229,6 +230,28 @@ def list_entries(
 # --- review actions -----------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Decision:
+    """One decision batch: what one review request did, to every entry it moved at once."""
+
+    to_status: EntryStatus
+    entries: Sequence[Entry]
+    at: datetime
+    reason: str | None = None
+    panel_decision_ref: str | None = None
+
+
+class DecisionNotice(Protocol):
+    """Queues the emails a decision sends, in the decision's own transaction.
+
+    Entries sit below notices in the package order, so whoever decides passes this in (the
+    API passes the notices package's queuing): the email commits, or rolls back, with the
+    decision it reports.
+    """
+
+    def __call__(self, *, session: Session, decision: Decision) -> object: ...
+
+
 def relied_on_certificates(entry: Entry) -> list[tuple[CertificateKind, str]]:
     pairs = [
         (CertificateKind.ZIGBEE, entry.zigbee_certificate_number),
@@ -278,7 +301,13 @@ def _submitter_role(session: Session, entry: Entry) -> str | None:
 
 
 def approve(
-    *, session: Session, entry: Entry, actor: Actor, note: str | None, now: datetime
+    *,
+    session: Session,
+    entry: Entry,
+    actor: Actor,
+    note: str | None,
+    now: datetime,
+    notify: DecisionNotice,
 ) -> Entry:
     """Approve a pending entry (SECAS), refusing while a precondition of SPEC §4 fails."""
     blockers = approval_blockers(
@@ -298,11 +327,20 @@ def approve(
         at=now,
         reason=note,
     )
+    notify(session=session, decision=Decision(EntryStatus.ACTIVE, [entry], now, note))
     session.commit()
     return entry
 
 
-def reject(*, session: Session, entry: Entry, actor: Actor, reason: str, now: datetime) -> Entry:
+def reject(
+    *,
+    session: Session,
+    entry: Entry,
+    actor: Actor,
+    reason: str,
+    now: datetime,
+    notify: DecisionNotice,
+) -> Entry:
     """Reject a pending entry (SECAS); the reason is kept in its history."""
     if not reason.strip():
         raise InvalidInputError("A rejection needs a reason the submitter can act on.")
@@ -315,6 +353,7 @@ def reject(*, session: Session, entry: Entry, actor: Actor, reason: str, now: da
         at=now,
         reason=reason.strip(),
     )
+    notify(session=session, decision=Decision(EntryStatus.REJECTED, [entry], now, reason.strip()))
     session.commit()
     return entry
 
@@ -367,6 +406,7 @@ def remove(
     panel_decision_ref: str,
     reason: str | None,
     now: datetime,
+    notify: DecisionNotice,
 ) -> Entry:
     """Record the Panel's removal of an Active entry (expired, cancelled or withdrawn)."""
     if status not in REMOVAL_STATUSES:
@@ -382,6 +422,10 @@ def remove(
         at=now,
         reason=reason,
         panel_decision_ref=panel_decision_ref.strip(),
+    )
+    notify(
+        session=session,
+        decision=Decision(status, [entry], now, reason, panel_decision_ref.strip()),
     )
     session.commit()
     return entry

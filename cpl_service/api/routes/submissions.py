@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, File, Query, UploadFile
@@ -20,6 +21,10 @@ from cpl_service.api.schemas import (
 )
 from cpl_service.clock import utcnow
 from cpl_service.errors import UploadTooLargeError
+from cpl_service.notices.decisions import (
+    queue_decision_notices,
+    queue_firmware_confirmation_requests,
+)
 from cpl_service.submissions import service
 
 router = APIRouter(prefix="/submissions", tags=["submissions"])
@@ -79,6 +84,7 @@ def create_submission(
         filename=file.filename or "upload.xlsx",
         content=content,
         now=utcnow(),
+        notify=partial(queue_firmware_confirmation_requests, settings=settings),
         signature=signature_bytes,
         documents=uploaded,
     )
@@ -173,6 +179,7 @@ def download_document(
 def approve_submission(
     submission_id: IdPath,
     session: SessionDep,
+    settings: SettingsDep,
     secas: SecasParty,
     actor: CurrentActor,
     body: ApprovalIn | None = None,
@@ -187,5 +194,6 @@ def approve_submission(
         actor=actor,
         note=body.note if body else None,
         now=utcnow(),
+        notify=partial(queue_decision_notices, settings=settings),
     )
     return [EntryPublic.of(e) for e in approved]
