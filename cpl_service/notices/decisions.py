@@ -59,9 +59,7 @@ def firmware_key(submission_id: int, supplier_id: int) -> str:
 def _decided_entry(
     entry: Entry, *, reason: str | None = None, panel_decision_ref: str | None = None
 ) -> messages.DecidedEntry:
-    assert entry.id is not None
     return messages.DecidedEntry(
-        entry_pk=entry.id,
         entry_id=entry.entry_id,
         manufacturer_name=entry.manufacturer_name,
         model_name=entry.model_name,

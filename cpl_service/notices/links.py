@@ -56,11 +56,11 @@ def cpl_search_page() -> Place:
     return Place("/cpl", "the public CPL page of the CPL service (no sign-in needed)")
 
 
-def cpl_entry_page(entry_pk: int, entry_id: str) -> Place:
-    """One entry's public page; `entry_pk` is the internal id `GET /api/v1/entries/{id}` takes."""
+def cpl_entry_page(entry_id: str) -> Place:
+    """One entry's public page, by the entry ID `GET /api/v1/entries/{entry_id}` takes."""
     return Place(
-        f"/cpl/entries/{entry_pk}",
-        f"{entry_id} on the public CPL page of the CPL service",
+        f"/cpl/entries/{entry_id}",
+        f"search for {entry_id} on the public CPL page of the CPL service",
     )
 
 

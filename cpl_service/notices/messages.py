@@ -446,7 +446,6 @@ _DECISION_WORDS = {
 class DecidedEntry:
     """An entry named in an outcome email, with the words of the decision on it."""
 
-    entry_pk: int
     entry_id: str
     manufacturer_name: str
     model_name: str
@@ -514,9 +513,9 @@ def _outcome_next_steps(facts: OutcomeFacts, public_url: str | None) -> list[_In
     listed = [e for e in facts.entries if outcome_of(e.status) in on_the_list]
     if facts.decided is Outcome.APPROVED:
         steps.append(
-            "Approved entries join the public CPL with the next CPL version SECAS publishes; "
-            "every party is emailed when it is out and again when the DCC has loaded it. "
-            "A Device Model may be installed once the DCC has loaded it."
+            "Approved entries are on the public CPL now. They reach the DCC with the next CPL "
+            "version SECAS publishes; every party is emailed when it is out and again when the "
+            "DCC has loaded it. A Device Model may be installed once the DCC has loaded it."
         )
     if facts.decided is Outcome.REMOVED:
         steps.append(
@@ -541,18 +540,17 @@ def _outcome_next_steps(facts: OutcomeFacts, public_url: str | None) -> list[_In
                 links.link(links.submission_page(facts.submission_id), public_url=public_url),
             )
         )
-    if 0 < len(listed) <= 3:
+    search = links.link(links.cpl_search_page(), public_url=public_url)
+    if 0 < len(listed) <= 3 and links.is_url(search):
         steps.extend(
             _See(
                 f"{e.entry_id} on the public CPL:",
-                links.link(links.cpl_entry_page(e.entry_pk, e.entry_id), public_url=public_url),
+                links.link(links.cpl_entry_page(e.entry_id), public_url=public_url),
             )
             for e in sorted(listed, key=lambda x: x.entry_id)
         )
     elif listed:
-        steps.append(
-            _See("The public CPL:", links.link(links.cpl_search_page(), public_url=public_url))
-        )
+        steps.append(_See("The public CPL:", search))
     return steps
 
 
@@ -638,11 +636,15 @@ def firmware_confirmation_request(
         _Bullets(
             [
                 _See(
-                    "If they match your plans, confirm each one with your reference on",
+                    (
+                        "If it matches your plans, confirm it with your reference on"
+                        if count == 1
+                        else "If they match your plans, confirm each one with your reference on"
+                    ),
                     links.link(links.firmware_updates_page(), public_url=public_url),
                 ),
-                "Any one supplier's confirmation is enough; the update then waits for SECAS's "
-                "review. If one does not match your plans, tell SECAS.",
+                "One supplier's confirmation is enough; the update then waits for SECAS's "
+                "review. If an update does not match your plans, tell SECAS.",
             ]
         ),
         *_signature(secas_email),
