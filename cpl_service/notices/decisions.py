@@ -86,7 +86,9 @@ def _batch_entries(decision: Decision, group: Sequence[Entry]) -> list[messages.
     ]
 
 
-def _rejected_with_reasons(session: Session, submission_id: int) -> list[tuple[Entry, str | None]]:
+def _rejected_with_reasons(
+    session: Session, submission_id: int, *, limit: int
+) -> list[tuple[Entry, str | None]]:
     rows = session.exec(
         select(Entry, EntryEvent.reason)
         .join(EntryEvent, col(EntryEvent.entry_pk) == col(Entry.id))
@@ -96,6 +98,7 @@ def _rejected_with_reasons(session: Session, submission_id: int) -> list[tuple[E
             col(EntryEvent.action) == "rejected",
         )
         .order_by(col(Entry.id))
+        .limit(limit)
     ).all()
     return [(entry, reason) for entry, reason in rows]
 
@@ -159,7 +162,9 @@ def _queue_submission_outcome(
     batch = {e.id for e in group}
     earlier = [
         _decided_entry(entry, reason=reason)
-        for entry, reason in _rejected_with_reasons(session, submission.id)
+        for entry, reason in _rejected_with_reasons(
+            session, submission.id, limit=messages.MAX_LISTED + len(batch)
+        )
         if entry.id not in batch
     ][: messages.MAX_LISTED]
     party = session.get(Party, submission.party_id)
