@@ -7,7 +7,7 @@ import hashlib
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography import x509
 from sqlalchemy import bindparam, func, text, update
@@ -249,6 +249,14 @@ def _find_existing(session: Session, party: Party, digest: str) -> Submission | 
     ).first()
 
 
+class SubmissionNotice(Protocol):
+    """Queues the emails a new submission sends (a supplier asked to confirm a manufacturer's
+    firmware updates), in the submission's own transaction. Passed in by whoever accepts
+    the upload: notices sit above submissions in the package order."""
+
+    def __call__(self, *, session: Session, submission: Submission, party: Party) -> object: ...
+
+
 def submit(
     *,
     session: Session,
@@ -257,6 +265,7 @@ def submit(
     filename: str,
     content: bytes,
     now: datetime,
+    notify: SubmissionNotice,
     signature: bytes | None = None,
     documents: Sequence[UploadedDocument] = (),
     actor: Actor | None = None,
@@ -264,6 +273,7 @@ def submit(
     """Check an uploaded workbook and store its rows as pending entries, all or nothing.
 
     Re-uploading byte-identical content (same party) returns the first submission.
+    `notify` queues the emails of a new submission in the same transaction.
     """
     check_filename(filename, what="workbook")
     for document in documents:
@@ -314,6 +324,7 @@ def submit(
             documents=documents,
             now=now,
             actor=actor,
+            notify=notify,
         )
     except IntegrityError:
         session.rollback()
@@ -339,6 +350,7 @@ def _store(
     report: CheckReport,
     documents: Sequence[UploadedDocument],
     now: datetime,
+    notify: SubmissionNotice,
     actor: Actor | None = None,
 ) -> Submission:
     assert party.id is not None
@@ -412,6 +424,7 @@ def _store(
         ],
     )
     _register_certificates(session, report.entries, now)
+    notify(session=session, submission=submission, party=party)
     session.commit()
     return submission
 
@@ -646,7 +659,13 @@ def get_document(
 
 
 def approve_submission(
-    *, session: Session, submission: Submission, actor: Actor, note: str | None, now: datetime
+    *,
+    session: Session,
+    submission: Submission,
+    actor: Actor,
+    note: str | None,
+    now: datetime,
+    notify: entries.DecisionNotice,
 ) -> list[Entry]:
     """Approve every pending entry of a submission, or none of them (409 with reasons)."""
     submitter = session.get(Party, submission.party_id)
@@ -681,14 +700,24 @@ def approve_submission(
             at=now,
             reason=note or f"Submission {submission.id} approved",
         )
+    notify(session=session, decision=entries.Decision(EntryStatus.ACTIVE, pending, now, note))
     session.commit()
     return pending
 
 
 def reject_submission(
-    *, session: Session, submission: Submission, actor: Actor, reason: str, now: datetime
+    *,
+    session: Session,
+    submission: Submission,
+    actor: Actor,
+    reason: str,
+    now: datetime,
+    notify: entries.DecisionNotice,
 ) -> list[Entry]:
-    """Reject every pending entry of a submission with one reason, all or nothing (SECAS)."""
+    """Reject every pending entry of a submission with one reason, all or nothing (SECAS).
+
+    One decision batch: `notify` queues one email for it, in the same transaction.
+    """
     if not reason.strip():
         raise InvalidInputError("A rejection needs a reason the submitter can act on.")
     pending = [
@@ -707,6 +736,10 @@ def reject_submission(
             at=now,
             reason=reason.strip(),
         )
+    notify(
+        session=session,
+        decision=entries.Decision(EntryStatus.REJECTED, pending, now, reason.strip()),
+    )
     session.commit()
     return pending
 
