@@ -107,8 +107,11 @@ def bulk_insert(
     *,
     names: Sequence[str],
     constants: Mapping[str, Any] | None = None,
+    ignore_conflicts_on: Sequence[str] = (),
 ) -> None:
-    """INSERT `rows` (their `names` keys) plus `constants` into `table`, one executemany.
+    """INSERT `rows` (their `names` keys) plus `constants` into `table`, one executemany;
+    with `ignore_conflicts_on` (the columns of a unique constraint), a row that would break
+    that constraint is skipped (`ON CONFLICT (…) DO NOTHING`, on SQLite and PostgreSQL).
 
     Each column's values go through its type's own bind conversion, a column at a time,
     straight to the driver: the same stored values as a Core insert, without SQLAlchemy's
@@ -118,6 +121,10 @@ def bulk_insert(
         return
     dialect = connection.dialect
     fixed = dict(constants or {})
+    # Column defaults are SQLAlchemy's to apply, and this bypasses it: name every one.
+    defaulted = {c.name for c in table.c if c.default is not None}
+    if missing := sorted(defaulted - {*names, *fixed}):
+        raise ValueError(f"bulk_insert into {table.name} needs values for {missing}")
     columns: list[list[Any]] = []
     for name in [*names, *fixed]:
         values = [fixed[name]] if name in fixed else list(map(itemgetter(name), rows))
@@ -133,6 +140,9 @@ def bulk_insert(
         f"({', '.join(quote(name) for name in [*names, *fixed])}) "
         f"VALUES ({', '.join([marker] * len(columns))})"
     )
+    if ignore_conflicts_on:
+        unique = ", ".join(quote(name) for name in ignore_conflicts_on)
+        statement += f" ON CONFLICT ({unique}) DO NOTHING"
     connection.exec_driver_sql(statement, list(zip(*columns, strict=True)))
 
 
