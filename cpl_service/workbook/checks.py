@@ -83,7 +83,18 @@ _MULTILINE = frozenset(
 )
 
 
-def _declared_max_lengths() -> dict[str, int]:
+# The lengths a hexadecimal identifier may have; any other length is `invalid-hex`. The
+# template's in-sheet checks (`validations`) are built from this table too.
+HEX_LENGTHS: dict[str, tuple[int, ...]] = {
+    "manufacturer_id": (4,),
+    "model_id": (4, 8),
+    "hardware_version": (4,),
+    "firmware_version": (8,),
+    "manufacturer_image_hash": (64,),
+}
+
+
+def declared_max_lengths() -> dict[str, int]:
     """Each text field's longest value, as declared once on the entry model's fields."""
     limits: dict[str, int] = {}
     for name, info in Entry.model_fields.items():
@@ -94,7 +105,7 @@ def _declared_max_lengths() -> dict[str, int]:
     return limits
 
 
-_MAX_LENGTH = _declared_max_lengths()
+_MAX_LENGTH = declared_max_lengths()
 
 
 def normalise_entry_id(value: object) -> str | None:
@@ -241,10 +252,10 @@ class _Checker:
         entry["submission_type"] = submission_type
         entry["manufacturer_name"] = self._text("manufacturer_name", required=True)
         entry["model_name"] = self._text("model_name", required=True)
-        entry["manufacturer_id"] = self._hex("manufacturer_id", (4,), required=True)
-        entry["model_id"] = self._hex("model_id", (4, 8), required=True)
-        entry["hardware_version"] = self._hex("hardware_version", (4,), required=True)
-        entry["firmware_version"] = self._hex("firmware_version", (8,), required=True)
+        entry["manufacturer_id"] = self._hex("manufacturer_id", required=True)
+        entry["model_id"] = self._hex("model_id", required=True)
+        entry["hardware_version"] = self._hex("hardware_version", required=True)
+        entry["firmware_version"] = self._hex("firmware_version", required=True)
         device = self._device_type()
         entry["physical_device_type"] = device.code if device else None
         spec = self._technical_specification(device)
@@ -256,7 +267,7 @@ class _Checker:
         entry["gbcs_version"] = self._gbcs_version(smets1=smets1, spec_known=spec is not None)
         entry["release_notes"] = self._text("release_notes", required=True)
         self._certificates(entry, device, smets1=smets1, status=status)
-        entry["manufacturer_image_hash"] = self._hex("manufacturer_image_hash", (64,))
+        entry["manufacturer_image_hash"] = self._hex("manufacturer_image_hash")
         entry["manufacturer_image_hash_creator"] = self._text("manufacturer_image_hash_creator")
         if self._raw_text("manufacturer_image_hash") and not self._raw_text(
             "manufacturer_image_hash_creator"
@@ -343,7 +354,8 @@ class _Checker:
             ok = False
         return text if ok else None
 
-    def _hex(self, name: str, lengths: tuple[int, ...], *, required: bool = False) -> str | None:
+    def _hex(self, name: str, *, required: bool = False) -> str | None:
+        lengths = HEX_LENGTHS[name]
         text = self._given(name, required=required)
         if text is None:
             return None
