@@ -10,6 +10,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from json.encoder import encode_basestring
@@ -35,7 +36,7 @@ from cpl_service.extracts.models import ACKNOWLEDGEMENTS, DccStatus, Extract
 from cpl_service.extracts.rows import EXTRACT_FIELDS, STATUS_WORDS, public_entry
 from cpl_service.parties import audit
 from cpl_service.parties.actors import Actor
-from cpl_service.parties.models import Party
+from cpl_service.parties.models import Party, SecurityEvent
 from cpl_service.signing.cms import sign_detached
 from cpl_service.signing.keys import Signer
 
@@ -451,6 +452,33 @@ def list_extracts(*, session: Session, limit: int, offset: int) -> tuple[list[Ex
     return list(page), int(total)
 
 
+def acknowledgement_subject(sequence: int, status: str) -> str:
+    """How the audit log names an acknowledgement (`acknowledged_by` finds it so)."""
+    return f"extract {sequence}: {status}"
+
+
+def acknowledged_by(*, session: Session, sequences: Sequence[int]) -> dict[int, str]:
+    """The name of the party that acknowledged each of `sequences`, from the audit log.
+
+    Only the party (an organisation), never the person who acted. An extract not yet
+    acknowledged (or acknowledged by no known party) is absent from the answer.
+    """
+    subjects = {
+        acknowledgement_subject(n, status): n for n in sequences for status in ACKNOWLEDGEMENTS
+    }
+    if not subjects:
+        return {}
+    rows = session.exec(
+        select(SecurityEvent.subject, Party.name)
+        .join(Party, col(Party.id) == col(SecurityEvent.actor_party_id))
+        .where(
+            col(SecurityEvent.kind) == audit.AuditKind.EXTRACT_ACKNOWLEDGED.value,
+            col(SecurityEvent.subject).in_(list(subjects)),
+        )
+    ).all()
+    return {subjects[subject]: name for subject, name in rows if subject is not None}
+
+
 def acknowledge(
     *,
     session: Session,
@@ -486,7 +514,7 @@ def acknowledge(
         session=session,
         kind=audit.AuditKind.EXTRACT_ACKNOWLEDGED,
         actor=actor,
-        subject=f"extract {sequence}: {status}",
+        subject=acknowledgement_subject(sequence, status),
         detail=detail,
         at=now,
     )

@@ -5,18 +5,64 @@ CSV and XLSX share the columns, and `import-cpl` reads them back.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from cpl_service.devices import BY_CODE
-from cpl_service.entries.models import Entry
-from cpl_service.extracts.rows import public_entry
+from cpl_service.entries.models import Entry, EntryEvent
+from cpl_service.entries.workflow import LISTED_STATUSES
+from cpl_service.extracts.rows import public_entry, status_word
 
 
 def listed_entry(entry: Entry) -> dict[str, Any]:
     """The public listing's view of an entry: the §6 fields plus `removal_proposed`."""
     return {**public_entry(entry), "removal_proposed": bool(entry.removal_proposed)}
+
+
+@dataclass(frozen=True)
+class PublicEvent:
+    """A change of a listed entry's status as the public sees it.
+
+    `previous` is the status word before (None when the entry was not yet listed);
+    `party` is the acting party's name (an organisation, or a system name such as the
+    importer's) — never the person or the named token that acted.
+    """
+
+    at: datetime
+    status: str
+    previous: str | None
+    panel_decision_ref: str | None
+    party: str
+
+
+def public_history(events: Iterable[EntryEvent]) -> list[PublicEvent]:
+    """The events of an entry's history the public may see, oldest first as given.
+
+    Only changes into a listed status (listed as Active, then each removal) count: the
+    review before listing is not public. Left out on purpose: who acted as a person or
+    token (personal data) and the free-text reason (it may name people); the Panel
+    decision reference is the public reason for a removal, as in the CPL itself.
+    """
+    shown: list[PublicEvent] = []
+    for event in events:
+        to = event.to_status
+        if to is None or to not in LISTED_STATUSES or to == event.from_status:
+            continue
+        before = event.from_status
+        shown.append(
+            PublicEvent(
+                at=event.at,
+                status=status_word(to),
+                previous=status_word(before)
+                if before is not None and before in LISTED_STATUSES
+                else None,
+                panel_decision_ref=event.panel_decision_ref,
+                party=event.actor_name,
+            )
+        )
+    return shown
 
 
 @dataclass(frozen=True)

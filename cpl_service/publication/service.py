@@ -15,7 +15,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from cpl_service.devices import find_device_type
 from cpl_service.entries.models import Entry, EntryStatus, like_pattern, search_text
 from cpl_service.entries.workflow import LISTED_STATUSES
-from cpl_service.errors import InvalidInputError
+from cpl_service.errors import InvalidInputError, NotFoundError
 from cpl_service.extracts.columns import column_batches, untyped
 from cpl_service.extracts.models import Extract
 from cpl_service.extracts.rows import STATUS_WORDS, internal_status
@@ -101,6 +101,19 @@ def list_cpl(
         "limit": limit,
         "offset": offset,
     }
+
+
+def listed_by_id(*, session: Session, entry_id: str) -> Entry:
+    """One entry of the public CPL by its ID; not found for one the CPL does not list
+    (pending review, rejected), exactly as `list_cpl` would not show it."""
+    entry = session.exec(
+        select(Entry).where(
+            col(Entry.entry_id) == entry_id.strip().upper(), *_conditions(CplFilter())
+        )
+    ).first()
+    if entry is None:
+        raise NotFoundError(f"There is no CPL entry {entry_id!r} on the public list.")
+    return entry
 
 
 def listed_columns(

@@ -20,8 +20,8 @@ from cpl_service.cli import main as cli_main
 from cpl_service.clock import utcnow
 from cpl_service.config import Settings
 from cpl_service.extracts.models import DccStatus, Extract
-from cpl_service.extracts.service import dcc_status, store_gzip
-from tests.conftest import MakeParty, auth
+from cpl_service.extracts.service import acknowledged_by, dcc_status, store_gzip
+from tests.conftest import MakeParty, MakePerson, auth, sign_in
 from tests.factories import make_entry
 
 API = "/api/v1"
@@ -355,3 +355,30 @@ def test_extract_without_a_stored_gzip_body_is_compressed_when_served(
     )
     assert headers["content-encoding"] == "gzip"
     assert gzip.decompress(body) == payload
+
+
+def test_acknowledged_by_names_the_party_never_the_person(
+    client: TestClient, session: Session, make_party: MakeParty, make_person: MakePerson
+) -> None:
+    secas = make_party("secas")[1]
+    dcc, dcc_token = make_party("dcc", name="DCC Operations")
+    make_person(dcc, "Dee Operator", "dee@dcc.example")
+    for _ in range(3):
+        publish(client, secas)
+    assert acknowledged_by(session=session, sequences=[1, 2, 3]) == {}
+    by_token = client.post(
+        f"{API}/extracts/1/acknowledgement", json={"status": "loaded"}, headers=auth(dcc_token)
+    )
+    assert by_token.status_code == 200
+    by_person = client.post(
+        f"{API}/extracts/3/acknowledgement",
+        json={"status": "rejected", "detail": "bad"},
+        headers=sign_in(client, "dee@dcc.example"),
+    )
+    assert by_person.status_code == 200
+    assert acknowledged_by(session=session, sequences=[1, 2, 3]) == {
+        1: "DCC Operations",
+        3: "DCC Operations",
+    }
+    assert acknowledged_by(session=session, sequences=[2]) == {}
+    assert acknowledged_by(session=session, sequences=[]) == {}

@@ -2,7 +2,16 @@
 
 from fastapi import APIRouter
 
-from cpl_service.web.routes import account, certificates, dashboard, home, review, submit
+from cpl_service.web.routes import (
+    account,
+    certificates,
+    dashboard,
+    extracts,
+    home,
+    public,
+    review,
+    submit,
+)
 
 PAGE_ROUTERS: list[APIRouter] = [
     home.router,
@@ -11,4 +20,6 @@ PAGE_ROUTERS: list[APIRouter] = [
     submit.router,
     review.router,
     certificates.router,
+    public.router,
+    extracts.router,
 ]
