@@ -18,6 +18,7 @@ from sqlmodel import Session, SQLModel
 from cpl_service.clock import utcnow
 from cpl_service.config import Settings
 from cpl_service.db import make_engine, upgrade
+from cpl_service.devices import BY_CODE
 from cpl_service.parties.service import create_party
 
 
@@ -117,6 +118,10 @@ def fill(settings: Settings, count: int) -> dict[str, str]:
             for n in range(start, min(start + 10_000, count)):
                 group = n // ENTRIES_PER_CERTIFICATE
                 manufacturer = n % 40
+                device_type = _DEVICE_TYPES[group % len(_DEVICE_TYPES)]
+                # Only the certificates the Certificate Matrix asks of the device type, so
+                # the exported list imports cleanly.
+                needs = {kind.value for kind in BY_CODE[device_type].required}
                 status = _STATUSES[n % len(_STATUSES)]
                 rows.append(
                     {
@@ -129,14 +134,14 @@ def fill(settings: Settings, count: int) -> dict[str, str]:
                         "model_id": f"{group // 10:04X}",
                         "hardware_version": f"{n % 3 + 1:04X}",
                         "firmware_version": f"{n:08X}",
-                        "physical_device_type": _DEVICE_TYPES[group % len(_DEVICE_TYPES)],
+                        "physical_device_type": device_type,
                         "technical_specification": "SMETS2 v4.2",
                         "gbcs_version": "GBCS v3.2",
                         "release_notes": f"RN-{n}",
                         "zigbee_certificate_number": f"ZIG-{group}",
-                        "dlms_certificate_number": f"DLMS-{group}",
-                        "cpa_certificate_number": f"CPA-{group}",
-                        "cpa_expiry_date": expiry(group),
+                        "dlms_certificate_number": f"DLMS-{group}" if "DLMS" in needs else None,
+                        "cpa_certificate_number": f"CPA-{group}" if "CPA" in needs else None,
+                        "cpa_expiry_date": expiry(group) if "CPA" in needs else None,
                         "smets1": False,
                         "contact_email": f"cpa@maker{manufacturer:02d}.example",
                         "status": status,

@@ -6,8 +6,11 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Where `cpl-service serve` listens by default.
+DEVELOPMENT_URL = "http://127.0.0.1:8000"
 
 
 class Settings(BaseSettings):
@@ -45,9 +48,30 @@ class Settings(BaseSettings):
     max_request_bytes: int = 120 * 1024 * 1024
     max_json_bytes: int = 64 * 1024
 
-    public_url: str = "http://127.0.0.1:8000"
+    # Where people reach the service, e.g. https://cpl.secas.example: every link in an email
+    # is built from it. Unset, emails say in words where to look.
+    public_url: str | None = None
     session_idle_minutes: int = 30
     session_max_hours: int = 12
+
+    @field_validator("public_url")
+    @classmethod
+    def _absolute_url(cls, value: str | None) -> str | None:
+        text = (value or "").strip()
+        if not text:
+            return None
+        scheme, _, rest = text.partition("://")
+        if scheme.lower() not in ("http", "https") or not rest.strip("/"):
+            raise ValueError(
+                f"CPL_PUBLIC_URL must be an absolute http(s) URL such as "
+                f"https://cpl.secas.example, not {text!r}"
+            )
+        return text.rstrip("/")
+
+    @property
+    def site_url(self) -> str:
+        """`public_url`, or the development server's address when it is not set."""
+        return self.public_url or DEVELOPMENT_URL
 
     @property
     def resolved_database_url(self) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, or_, update
 from sqlmodel import Session, col, select
@@ -246,6 +246,28 @@ def list_entries(
 # --- review actions -----------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Decision:
+    """One decision batch: what one review request did, to every entry it moved at once."""
+
+    to_status: EntryStatus
+    entries: Sequence[Entry]
+    at: datetime
+    reason: str | None = None
+    panel_decision_ref: str | None = None
+
+
+class DecisionNotice(Protocol):
+    """Queues the emails a decision sends, in the decision's own transaction.
+
+    Entries sit below notices in the package order, so whoever decides passes this in (the
+    API passes the notices package's queuing): the email commits, or rolls back, with the
+    decision it reports.
+    """
+
+    def __call__(self, *, session: Session, decision: Decision) -> object: ...
+
+
 def relied_on_certificates(entry: Entry) -> list[tuple[CertificateKind, str]]:
     pairs = [
         (CertificateKind.ZIGBEE, entry.zigbee_certificate_number),
@@ -304,7 +326,13 @@ def entry_approval_blockers(*, session: Session, entry: Entry, today: date) -> l
 
 
 def approve(
-    *, session: Session, entry: Entry, actor: Actor, note: str | None, now: datetime
+    *,
+    session: Session,
+    entry: Entry,
+    actor: Actor,
+    note: str | None,
+    now: datetime,
+    notify: DecisionNotice,
 ) -> Entry:
     """Approve a pending entry (SECAS), refusing while a precondition of SPEC §4 fails."""
     blockers = entry_approval_blockers(session=session, entry=entry, today=now.date())
@@ -319,11 +347,20 @@ def approve(
         at=now,
         reason=note,
     )
+    notify(session=session, decision=Decision(EntryStatus.ACTIVE, [entry], now, note))
     session.commit()
     return entry
 
 
-def reject(*, session: Session, entry: Entry, actor: Actor, reason: str, now: datetime) -> Entry:
+def reject(
+    *,
+    session: Session,
+    entry: Entry,
+    actor: Actor,
+    reason: str,
+    now: datetime,
+    notify: DecisionNotice,
+) -> Entry:
     """Reject a pending entry (SECAS); the reason is kept in its history."""
     if not reason.strip():
         raise InvalidInputError("A rejection needs a reason the submitter can act on.")
@@ -336,6 +373,7 @@ def reject(*, session: Session, entry: Entry, actor: Actor, reason: str, now: da
         at=now,
         reason=reason.strip(),
     )
+    notify(session=session, decision=Decision(EntryStatus.REJECTED, [entry], now, reason.strip()))
     session.commit()
     return entry
 
@@ -388,6 +426,7 @@ def remove(
     panel_decision_ref: str,
     reason: str | None,
     now: datetime,
+    notify: DecisionNotice,
 ) -> Entry:
     """Record the Panel's removal of an Active entry (expired, cancelled or withdrawn)."""
     if status not in REMOVAL_STATUSES:
@@ -403,6 +442,10 @@ def remove(
         at=now,
         reason=reason,
         panel_decision_ref=panel_decision_ref.strip(),
+    )
+    notify(
+        session=session,
+        decision=Decision(status, [entry], now, reason, panel_decision_ref.strip()),
     )
     session.commit()
     return entry

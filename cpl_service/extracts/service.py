@@ -6,12 +6,14 @@ import gzip
 import hashlib
 import json
 import logging
+import re
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from json.encoder import encode_basestring
 from typing import Any, Protocol
 
 from sqlalchemy import Engine, func, text, update
@@ -24,8 +26,14 @@ from cpl_service.config import Settings
 from cpl_service.db import is_postgres, update_one
 from cpl_service.errors import ConflictError, InvalidInputError, NotFoundError
 from cpl_service.extracts.canonical import canonical_json
+from cpl_service.extracts.columns import (
+    column_batches,
+    iso_date_texts,
+    listed_statement,
+    rfc3339_texts,
+)
 from cpl_service.extracts.models import ACKNOWLEDGEMENTS, DccStatus, Extract
-from cpl_service.extracts.rows import EXTRACT_FIELDS, public_entry
+from cpl_service.extracts.rows import EXTRACT_FIELDS, STATUS_WORDS, public_entry
 from cpl_service.parties import audit
 from cpl_service.parties.actors import Actor
 from cpl_service.parties.models import Party, SecurityEvent
@@ -48,29 +56,62 @@ def build_document(
     next_update: datetime,
     previous: Extract | None,
 ) -> dict[str, Any]:
-    """The extract as data (SPEC §6); `changes` compares with the previous extract."""
+    """The extract as data (SPEC §6); `changes` compares with the previous extract.
+
+    `publish` writes the same document's canonical bytes directly (`extract_payload`);
+    this is the plain definition the tests hold it to.
+    """
     entries = sorted(entries, key=lambda e: e["entry_id"])
-    if previous is None:
-        added = [e["entry_id"] for e in entries]
-        changed: list[str] = []
-    else:
-        before = {e["entry_id"]: e["status"] for e in json.loads(previous.payload)["entries"]}
-        added = [e["entry_id"] for e in entries if e["entry_id"] not in before]
-        changed = [
-            e["entry_id"]
-            for e in entries
-            if e["entry_id"] in before and before[e["entry_id"]] != e["status"]
-        ]
+    added, changed = _changes(
+        [e["entry_id"] for e in entries], [e["status"] for e in entries], previous
+    )
+    return _head(
+        sequence=sequence,
+        issued_at=issued_at,
+        next_update=next_update,
+        previous=previous,
+        entries=entries,
+        entry_count=len(entries),
+        added=added,
+        changed=changed,
+    )
+
+
+def _head(
+    *,
+    sequence: int,
+    issued_at: datetime,
+    next_update: datetime,
+    previous: Extract | None,
+    entries: list[Any],
+    entry_count: int,
+    added: list[str],
+    changed: list[str],
+) -> dict[str, Any]:
     return {
         "format": FORMAT,
         "sequence": sequence,
         "issued_at": rfc3339(issued_at),
         "next_update": rfc3339(next_update),
         "previous_sha256": previous.sha256 if previous else None,
-        "entry_count": len(entries),
+        "entry_count": entry_count,
         "entries": entries,
         "changes": {"added": added, "status_changed": changed},
     }
+
+
+def _changes(
+    entry_ids: list[str], statuses: list[str], previous: Extract | None
+) -> tuple[list[str], list[str]]:
+    """The entries added, and those whose status changed, since `previous` (in order)."""
+    if previous is None:
+        return list(entry_ids), []
+    before = {e["entry_id"]: e["status"] for e in json.loads(previous.payload)["entries"]}
+    added = [i for i in entry_ids if i not in before]
+    changed = [
+        i for i, status in zip(entry_ids, statuses, strict=True) if before.get(i, status) != status
+    ]
+    return added, changed
 
 
 def published_entries(session: Session) -> list[dict[str, Any]]:
@@ -84,6 +125,117 @@ def published_entries(session: Session) -> list[dict[str, Any]]:
     )
     # Rows in the order of EXTRACT_FIELDS: `public_entry` zips them with the names.
     return [public_entry(row) for row in rows]
+
+
+@dataclass(frozen=True)
+class ExtractPayload:
+    """An extract's canonical bytes and the counts stored beside them."""
+
+    payload: bytes
+    entry_count: int
+    change_count: int
+
+
+def _json_column(kind: str, values: tuple[Any, ...]) -> tuple[bool, list[Any] | tuple[Any, ...]]:
+    """One column of entries as JSON texts, exactly as `json.dumps` writes them.
+
+    Returns `(quoted, texts)`: when every value is a string that JSON writes as itself
+    (the usual case), the raw strings, which the entry template puts between quotes;
+    otherwise each value's full JSON text.
+    """
+    if kind == "flag":
+        return False, ["true" if v else "false" for v in values]
+    if kind == "status":
+        values = tuple(map(STATUS_WORDS.__getitem__, values))
+    elif kind == "moment":
+        values = tuple(rfc3339_texts(values))
+    elif kind == "date":
+        values = tuple(iso_date_texts(values))
+    if None not in values:
+        try:
+            if _NEEDS_ESCAPE.search("".join(values)) is None:
+                return True, values
+        except TypeError:  # not all strings: encoding below says which
+            pass
+    return False, ["null" if v is None else encode_basestring(v) for v in values]
+
+
+# What `json.dumps(..., ensure_ascii=False)` escapes in a string.
+_NEEDS_ESCAPE = re.compile(r'[\x00-\x1f\\"]')
+# How each extract field's raw value becomes JSON (the same rules as `public_entry`).
+_FIELD_KINDS: dict[str, str] = {
+    "status": "status",
+    "status_effective_at": "moment",
+    "cpa_expiry_date": "date",
+    "cpa_renewal_date": "date",
+    "cpa_conditional_date": "date",
+    "smets1": "flag",
+}
+_SORTED_FIELDS = tuple(sorted(EXTRACT_FIELDS))
+_KEYS = [encode_basestring(name) for name in _SORTED_FIELDS]
+_ENTRIES_PLACEHOLDER = '"entries":[]'
+
+
+def _entry_template(quoted: list[bool]) -> str:
+    """One entry object with its keys sorted, a `%s` for each value's text."""
+    parts = (f'{key}:"%s"' if q else f"{key}:%s" for key, q in zip(_KEYS, quoted, strict=True))
+    return "{" + ",".join(parts) + "}"
+
+
+def extract_payload(
+    *,
+    session: Session,
+    sequence: int,
+    issued_at: datetime,
+    next_update: datetime,
+    previous: Extract | None,
+) -> ExtractPayload:
+    """The canonical bytes of the extract `build_document` describes, for every published
+    entry, byte for byte what `canonical_json(build_document(...))` gives.
+
+    Written column by column from raw driver values (see `extracts.columns`), never as one
+    dict per entry: for 100,000 entries several times faster, in a fraction of the memory.
+    """
+    table = SQLModel.metadata.tables["entry"]
+    statement = listed_statement(table, _SORTED_FIELDS)
+    kinds = [_FIELD_KINDS.get(name, "text") for name in _SORTED_FIELDS]
+    id_at = _SORTED_FIELDS.index("entry_id")
+    status_at = _SORTED_FIELDS.index("status")
+    texts: list[str] = []
+    entry_ids: list[str] = []
+    statuses: list[str] = []
+    for columns in column_batches(
+        session.connection(), statement, size=_FETCH_BATCH, width=len(_SORTED_FIELDS)
+    ):
+        entry_ids.extend(columns[id_at])
+        statuses.extend(STATUS_WORDS[v] for v in columns[status_at])
+        encoded = [_json_column(kind, values) for kind, values in zip(kinds, columns, strict=True)]
+        template = _entry_template([quoted for quoted, _ in encoded])
+        texts.extend(map(template.__mod__, zip(*(texts for _, texts in encoded), strict=True)))
+    order = sorted(range(len(entry_ids)), key=entry_ids.__getitem__)
+    entry_ids = [entry_ids[i] for i in order]
+    statuses = [statuses[i] for i in order]
+    added, changed = _changes(entry_ids, statuses, previous)
+    head = canonical_json(
+        _head(
+            sequence=sequence,
+            issued_at=issued_at,
+            next_update=next_update,
+            previous=previous,
+            entries=[],
+            entry_count=len(order),
+            added=added,
+            changed=changed,
+        )
+    )
+    # Only the key itself can read `"entries":[]` unescaped: inside a string value every
+    # `"` is written as `\"`.
+    before, empty, after = head.decode("utf-8").partition(_ENTRIES_PLACEHOLDER)
+    if not empty:  # pragma: no cover - the head always has the key
+        raise AssertionError("the extract head has no entries key")
+    body = ",".join([texts[i] for i in order])
+    payload = f'{before}"entries":[{body}]{after}'.encode()
+    return ExtractPayload(payload, len(order), len(added) + len(changed))
 
 
 class ExtractNotice(Protocol):
@@ -131,14 +283,14 @@ def publish(
                 if previous and issued_at < previous.issued_at:
                     issued_at = previous.issued_at
                 next_update = issued_at + timedelta(days=settings.extract_validity_days)
-                document = build_document(
-                    entries=published_entries(session),
+                built = extract_payload(
+                    session=session,
                     sequence=sequence,
                     issued_at=issued_at,
                     next_update=next_update,
                     previous=previous,
                 )
-                payload = canonical_json(document)
+                payload = built.payload
                 signature = sign_detached(payload, signer, signing_time=issued_at)
                 extract = Extract(
                     sequence=sequence,
@@ -146,9 +298,8 @@ def publish(
                     next_update=next_update,
                     sha256=hashlib.sha256(payload).hexdigest(),
                     previous_sha256=previous.sha256 if previous else None,
-                    entry_count=len(document["entries"]),
-                    change_count=len(document["changes"]["added"])
-                    + len(document["changes"]["status_changed"]),
+                    entry_count=built.entry_count,
+                    change_count=built.change_count,
                     payload=payload,
                     signature=signature,
                     published_by_party_id=publisher.id if publisher else None,

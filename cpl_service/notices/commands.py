@@ -81,9 +81,9 @@ def _run_forever(every: float, *, engine: Engine, settings: Settings) -> int:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `notices` command group to the `cpl-service` parser."""
-    notices = sub.add_parser("notices", help="CPA expiry and publication emails").add_subparsers(
-        dest="notices_command", required=True
-    )
+    notices = sub.add_parser(
+        "notices", help="CPA expiry, publication and outcome emails"
+    ).add_subparsers(dest="notices_command", required=True)
     run = notices.add_parser(
         "run",
         help="queue the notices due and send every queued one (safe to repeat)",

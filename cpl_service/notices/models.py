@@ -26,6 +26,8 @@ class NoticeKind(StrEnum):
     CPL_PUBLISHED = "cpl_published"
     DCC_ACKNOWLEDGED = "dcc_acknowledged"
     EXTRACT_OVERDUE = "extract_overdue"
+    SUBMISSION_OUTCOME = "submission_outcome"
+    FIRMWARE_CONFIRMATION = "firmware_confirmation"
 
 
 class Notice(SQLModel, table=True):

@@ -187,7 +187,9 @@ def _planned_cpa_notices(
     kind = CPA_KIND[due.threshold]
     if due.threshold is Threshold.END:
         secas = settings.secas_email
-        composed = messages.cpa_end_notice(due, [_affected(e) for e in entries], secas_email=secas)
+        composed = messages.cpa_end_notice(
+            due, [_affected(e) for e in entries], secas_email=secas, public_url=settings.public_url
+        )
         return [
             (
                 cpa_key(due.certificate_id, due.end_date, due.threshold, _normalise_address(secas)),
@@ -312,7 +314,12 @@ def _queue_to_every_party(
             key=f"extract:{extract.sequence}:{event}:party:{party.id}",
             kind=kind.value,
             recipients=party.emails,
-            composed=compose(facts, party_name=party.name, secas_email=settings.secas_email),
+            composed=compose(
+                facts,
+                party_name=party.name,
+                secas_email=settings.secas_email,
+                public_url=settings.public_url,
+            ),
             now=at,
         )
     return queued
@@ -369,6 +376,7 @@ def queue_overdue_alerts(*, session: Session, now: datetime, settings: Settings)
             _extract_facts(extract),
             hours=settings.extract_ack_hours,
             secas_email=settings.secas_email,
+            public_url=settings.public_url,
         )
         queued += queue_notice(
             session=session,

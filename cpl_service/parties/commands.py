@@ -133,7 +133,7 @@ def _user_add(args: argparse.Namespace, settings: Settings) -> int:
     print(f"added {role} {user.name} <{user.email}> (id {user.id}) to {party.name}")
     if password is None:
         print("they choose a password with this one-time link (valid 7 days):")
-        print(f"{settings.public_url.rstrip('/')}/set-password?token={secret}")
+        print(f"{settings.site_url}/set-password?token={secret}")
     else:
         print("their password is set; they can sign in now")
     return 0

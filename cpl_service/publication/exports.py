@@ -1,9 +1,10 @@
 """The public CPL as CSV and as an XLSX workbook a person would be glad to receive.
 
-Both are generated row by row from a streamed query (Core rows, a server-side cursor on
-PostgreSQL), so a list of 100,000 entries never sits in memory: the CSV is yielded in
-chunks, and the workbook is written by rust_xlsxwriter (through the rvgsrust-xlsxwriter
-binding) in constant-memory mode into a temporary file. It was picked after measuring
+Both are generated batch by batch from a streamed query (raw column values, a server-side
+cursor on PostgreSQL, converted a column at a time: see `extracts.columns`), so a list of
+100,000 entries never sits in memory: the CSV is yielded in chunks, and the workbook is
+written by rust_xlsxwriter (through the rvgsrust-xlsxwriter binding) in constant-memory
+mode into a temporary file. It was picked after measuring
 openpyxl's write-only mode and XlsxWriter's constant-memory mode, which take eleven and six
 times as much CPU for the same workbook (figures in bench/README.md).
 """
@@ -16,8 +17,9 @@ import io
 import math
 import os
 import tempfile
-from collections.abc import Callable, Iterator
-from datetime import datetime
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +29,17 @@ from sqlmodel import Session
 
 from cpl_service.clock import rfc3339
 from cpl_service.entries.models import Entry, EntryStatus
+from cpl_service.extracts.columns import (
+    dates,
+    exact_naive_utc,
+    iso_date_texts,
+    naive_utc_moments,
+    rfc3339_texts,
+)
 from cpl_service.extracts.rows import STATUS_WORDS
 from cpl_service.publication.rows import (
     COLUMNS,
+    DEVICE_TYPE_NAMES,
     FORMULA_TRIGGERS,
     HEADINGS,
     Column,
@@ -38,10 +48,9 @@ from cpl_service.publication.rows import (
     yes_no,
 )
 from cpl_service.publication.service import (
-    ExportedEntry,
     Publication,
-    iter_listed,
     latest_publication,
+    listed_columns,
     status_counts,
 )
 
@@ -50,14 +59,17 @@ XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.s
 # Excel only detects UTF-8 in a CSV that starts with a byte-order mark; without it,
 # accented manufacturer names turn into mojibake for most recipients.
 UTF8_BOM = "\ufeff"
-_CSV_CHUNK_ROWS = 500
 
 
 # --- CSV ---------------------------------------------------------------------------
 
 
 def csv_value(column: Column, value: Any) -> str:
-    """One cell of the CSV: dates ISO, moments RFC 3339, flags Yes/No, text neutralised."""
+    """One cell of the CSV: dates ISO, moments RFC 3339, flags Yes/No, text neutralised.
+
+    The value as the typed model holds it; the export itself converts whole columns
+    (`_csv_column`) to exactly these texts.
+    """
     if value is None:
         return ""
     if column.kind == "bool":
@@ -66,14 +78,11 @@ def csv_value(column: Column, value: Any) -> str:
         return rfc3339(value)
     if column.kind == "date":
         return str(value.isoformat())
+    if column.kind == "status":
+        return STATUS_WORDS[value]
+    if column.kind == "device_type":
+        return DEVICE_TYPE_NAMES.get(value, str(value))
     return neutralise(str(value))
-
-
-def _csv_cell(column: Column) -> Callable[[Any], str]:
-    """The converter of one column's values to CSV text (`csv_value`, made per column)."""
-    if column.kind == "text":
-        return text_cell
-    return lambda value: "" if value is None else csv_value(column, value)
 
 
 def text_cell(value: Any) -> str:
@@ -86,6 +95,39 @@ def text_cell(value: Any) -> str:
 
 
 _MAY_TRIGGER = frozenset({*(t[0] for t in FORMULA_TRIGGERS), "'"})
+_YES_NO = {True: yes_no(True), False: yes_no(False)}  # 1 and 0 (SQLite) find them too
+
+
+def text_column(values: tuple[Any, ...]) -> Sequence[Any]:
+    """A column of raw text values, neutralised; `None` stays (an empty cell).
+
+    When no value starts with a character `neutralise` looks at (nearly always), the
+    column is returned as it is, found in a few C-level passes.
+    """
+    if all(type(v) is str for v in filter(None, values)):
+        firsts = set(map(itemgetter(0), filter(None, values)))
+        if firsts.isdisjoint(_MAY_TRIGGER):
+            return values
+    return [None if v is None else text_cell(v) for v in values]
+
+
+def _csv_column(kind: str, values: tuple[Any, ...]) -> Sequence[Any]:
+    """A column of raw values as CSV texts (`csv_value`'s); `None` is written empty."""
+    if kind == "status":
+        return [STATUS_WORDS[v] for v in values]
+    if kind == "device_type":
+        return [DEVICE_TYPE_NAMES.get(v, v) for v in values]
+    if kind == "datetime":
+        return rfc3339_texts(values)
+    if kind == "date":
+        return iso_date_texts(values)
+    if kind == "bool":
+        return [None if v is None else _YES_NO[bool(v)] for v in values]
+    return text_column(values)
+
+
+def _fields(columns: Sequence[Column]) -> list[str]:
+    return list(dict.fromkeys(c.field for c in columns))
 
 
 def stream_csv(engine: Engine) -> Iterator[bytes]:
@@ -100,17 +142,11 @@ def iter_csv(*, session: Session) -> Iterator[bytes]:
     writer = csv.writer(buffer, lineterminator="\r\n")
     buffer.write(UTF8_BOM)
     writer.writerow(HEADINGS)
-    cells = [(c.value, _csv_cell(c)) for c in COLUMNS]
-    rows: list[list[str]] = []
-    for entry in iter_listed(session=session):
-        rows.append([convert(value_of(entry)) for value_of, convert in cells])
-        if len(rows) == _CSV_CHUNK_ROWS:
-            writer.writerows(rows)
-            rows.clear()
-            yield buffer.getvalue().encode("utf-8")
-            buffer.seek(0)
-            buffer.truncate()
-    writer.writerows(rows)
+    for batch in listed_columns(session=session, fields=_fields(COLUMNS)):
+        writer.writerows(zip(*(_csv_column(c.kind, batch[c.field]) for c in COLUMNS), strict=True))
+        yield buffer.getvalue().encode("utf-8")
+        buffer.seek(0)
+        buffer.truncate()
     yield buffer.getvalue().encode("utf-8")
 
 
@@ -152,50 +188,6 @@ class _Formats:
         self.title = workbook.add_format().set_bold().set_font_size(14)
 
 
-# One cell's writer: (sheet, row, column index, value) -> None; values are never None.
-_CellWriter = Callable[[Worksheet, int, int, Any], None]
-
-
-def _cell_writers(columns: tuple[Column, ...], formats: _Formats) -> list[_CellWriter | None]:
-    """For each column, how to write a styled cell; `None` for plain text.
-
-    Plain text goes in as a string through `write_row`; `neutralise` guarantees it never
-    starts with `=`, so it is always stored as text, never as a formula.
-    """
-
-    def status(sheet: Worksheet, row: int, index: int, word: Any) -> None:
-        sheet.write(row, index, word, formats.status.get(word))
-
-    def moment(sheet: Worksheet, row: int, index: int, value: Any) -> None:
-        sheet.write_datetime_py(row, index, naive_utc(value), formats.datetime)
-
-    def day(sheet: Worksheet, row: int, index: int, value: Any) -> None:
-        sheet.write_date_py(row, index, value, formats.date)
-
-    def flag(sheet: Worksheet, row: int, index: int, value: Any) -> None:
-        if value:
-            sheet.write(row, index, yes_no(True), formats.flag)
-        else:
-            sheet.write(row, index, yes_no(False))
-
-    def yes_or_no(sheet: Worksheet, row: int, index: int, value: Any) -> None:
-        sheet.write(row, index, yes_no(bool(value)))
-
-    writers: list[_CellWriter | None] = []
-    for column in columns:
-        if column.kind == "status":
-            writers.append(status)
-        elif column.kind == "datetime":
-            writers.append(moment)
-        elif column.kind == "date":
-            writers.append(day)
-        elif column.kind == "bool":
-            writers.append(flag if column.heading == "Removal Proposed" else yes_or_no)
-        else:
-            writers.append(None)
-    return writers
-
-
 def _heading_height(columns: tuple[Column, ...]) -> float:
     """A heading row tall enough that no wrapped heading is cut off (on screen or paper)."""
     # A bold character is about 1.1 width units; words wrap, so allow one line extra
@@ -209,7 +201,9 @@ def _table_sheet(
     formats: _Formats,
     title: str,
     columns: tuple[Column, ...],
-    entries: Iterator[ExportedEntry],
+    batches: Iterator[dict[str, tuple[Any, ...]]],
+    *,
+    since: datetime | None,
 ) -> int:
     """A sheet with a frozen, filterable heading row and one row per entry; prints well."""
     sheet = workbook.add_worksheet(title, constant_memory=True)
@@ -227,33 +221,86 @@ def _table_sheet(
     sheet.set_repeat_rows(0, 0)
     sheet.set_footer(f"&L{title}&RPage &[Page] of &[Pages]")
 
-    writers = _cell_writers(columns, formats)
-    styled = [(i, w) for i, w in enumerate(writers) if w is not None]
-    plain = [(i, c.value) for i, c in enumerate(columns) if writers[i] is None]
-    values = [c.value for c in columns]
-    width = len(columns)
     count = 0
-    for count, entry in enumerate(entries, start=1):
-        cells: list[Any] = [None] * width
-        for index, value_of in plain:
-            value = value_of(entry)
-            if value is not None:
-                cells[index] = text_cell(value)
-        sheet.write_row(count, 0, cells)
-        for index, write in styled:
-            value = values[index](entry)
-            if value is not None:
-                write(sheet, count, index, value)
-    sheet.autofilter(0, 0, count, width - 1)
+    for batch in batches:
+        count = _write_rows(sheet, formats, columns, batch, first=count + 1, since=since)
+    sheet.autofilter(0, 0, count, len(columns) - 1)
     return count
 
 
-def _changes_columns(since: datetime | None) -> tuple[Column, ...]:
-    def change(entry: ExportedEntry) -> str:
-        if since is None or (entry.first_active_at and entry.first_active_at > since):
-            return "Added"
-        return "Status changed"
+# A styled cell: how the sheet writes it, its column, and per row the value (None: none)
+# and the format.
+_Styled = tuple[Callable[..., None], int, Sequence[Any], Sequence[Format | None]]
 
+
+def _write_rows(
+    sheet: Worksheet,
+    formats: _Formats,
+    columns: Sequence[Column],
+    batch: dict[str, tuple[Any, ...]],
+    *,
+    first: int,
+    since: datetime | None,
+) -> int:
+    """Write one batch of entries from row `first` on; returns the last row written.
+
+    Text goes in a row at a time through `write_row` (`neutralise` guarantees it never
+    starts with `=`, so it is always stored as text); cells with a format or a real date
+    are written one by one, in row order as a constant-memory sheet needs.
+    """
+    rows = len(batch[columns[0].field])
+    absent = (None,) * rows
+    plain: list[Sequence[Any]] = []
+    styled: list[_Styled] = []
+    for index, column in enumerate(columns):
+        values = batch[column.field]
+        if column.kind == "change":
+            plain.append(_change_words(values, since))
+        elif column.kind == "status":
+            words = [STATUS_WORDS[v] for v in values]
+            plain.append(absent)
+            styled.append((sheet.write, index, words, [formats.status.get(w) for w in words]))
+        elif column.kind == "datetime":
+            plain.append(absent)
+            moments = naive_utc_moments(values)
+            styled.append((sheet.write_datetime_py, index, moments, (formats.datetime,) * rows))
+        elif column.kind == "date":
+            plain.append(absent)
+            if any(v is not None for v in values):
+                styled.append((sheet.write_date_py, index, dates(values), (formats.date,) * rows))
+        elif column.kind == "bool" and column.heading == "Removal Proposed":
+            # "Yes" stands out; "No" is plain text.
+            flagged = [bool(v) for v in values]
+            plain.append([None if f else _YES_NO[False] for f in flagged])
+            if any(flagged):
+                yes = [_YES_NO[True] if f else None for f in flagged]
+                styled.append((sheet.write, index, yes, (formats.flag,) * rows))
+        else:
+            plain.append(_csv_column(column.kind, values))
+    write_row = sheet.write_row
+    row = first
+    for offset, cells in enumerate(map(list, zip(*plain, strict=True))):
+        row = first + offset
+        write_row(row, 0, cells)
+        for write, index, styled_values, cell_formats in styled:
+            value = styled_values[offset]
+            if value is not None:
+                write(row, index, value, cell_formats[offset])
+    return row if rows else first - 1
+
+
+def _change_words(first_active: tuple[Any, ...], since: datetime | None) -> list[str]:
+    """The Changes sheet's word per entry: added since `since`, or its status changed."""
+    if since is None:
+        return ["Added"] * len(first_active)
+    cutoff = since.astimezone(UTC).replace(tzinfo=None)
+    return [
+        "Added" if moment is not None and moment > cutoff else "Status changed"
+        for moment in exact_naive_utc(first_active)
+    ]
+
+
+def _changes_columns() -> tuple[Column, ...]:
     wanted = (
         "CPL Entry ID",
         "Status",
@@ -269,7 +316,7 @@ def _changes_columns(since: datetime | None) -> tuple[Column, ...]:
     )
     by_heading = {c.heading: c for c in COLUMNS}
     picked = [by_heading[h] for h in wanted]
-    return (picked[0], Column("Change", "text", 16, change), *picked[1:])
+    return (picked[0], Column("Change", "change", 16, "first_active_at"), *picked[1:])
 
 
 def _about_sheet(
@@ -329,14 +376,11 @@ def write_xlsx(*, session: Session, target: Path, now: datetime) -> None:
     # constant-memory sheets spill rows to temporary files: keep them beside the target.
     workbook.set_tempdir(str(target.parent))
     formats = _Formats(workbook)
-    _table_sheet(workbook, formats, "CPL", COLUMNS, iter_listed(session=session))
-    changes = _table_sheet(
-        workbook,
-        formats,
-        "Changes",
-        _changes_columns(since),
-        iter_listed(session=session, since=since),
-    )
+    everything = listed_columns(session=session, fields=_fields(COLUMNS))
+    _table_sheet(workbook, formats, "CPL", COLUMNS, everything, since=since)
+    changes_columns = _changes_columns()
+    changed = listed_columns(session=session, fields=_fields(changes_columns), since=since)
+    changes = _table_sheet(workbook, formats, "Changes", changes_columns, changed, since=since)
     _about_sheet(
         workbook,
         formats,

@@ -22,7 +22,7 @@ from sqlmodel import Session, SQLModel, select
 from cpl_service.batches import batches
 from cpl_service.certificates.models import CertificateStatus
 from cpl_service.clock import utcnow
-from cpl_service.db import is_postgres
+from cpl_service.db import bulk_insert, is_postgres
 from cpl_service.devices import CertificateKind
 from cpl_service.entries.models import format_entry_id
 from cpl_service.entries.workflow import REMOVAL_STATUSES
@@ -221,47 +221,53 @@ def _store(
                     "created_at": now,
                 }
     tables = SQLModel.metadata.tables
-    # Core executemany, one statement per table and batch: no ORM object per row.
+    # Plain executemany through the driver, one statement per table and batch: no ORM
+    # object, no per-row SQLAlchemy work.
     connection = session.connection()
-    for batch in batches(list(new_certificates.values()), _BATCH):
-        connection.execute(tables["assurance_certificate"].insert(), list(batch))
+    certificate_rows = list(new_certificates.values())
+    for batch in batches(certificate_rows, _BATCH):
+        bulk_insert(connection, tables["assurance_certificate"], list(batch), names=list(batch[0]))
 
-    entry_rows: list[dict[str, Any]] = []
-    event_rows: list[dict[str, Any]] = []
+    fields_inserted = [name for name in entries[0] if name != "excel_row"] if entries else []
     for fields in entries:
         number = int(fields["entry_id"].removeprefix("CPL-"))
-        values = {k: v for k, v in fields.items() if k != "excel_row"}
-        entry_rows.append(
-            {
-                **values,
-                "id": number,
-                "submission_id": None,
-                "submitted_by_party_id": None,
-                "supplier_confirmation_ref": None,
-                # The spreadsheet does not say when an entry first became Active; its
-                # status date is the best bound we have.
-                "first_active_at": fields["status_effective_at"],
-                "created_at": now,
-                "updated_at": now,
-            }
+        fields["id"] = number
+        # The spreadsheet does not say when an entry first became Active; its status
+        # date is the best bound we have.
+        fields["first_active_at"] = fields["status_effective_at"]
+    entry_constants = {
+        "submission_id": None,
+        "submitted_by_party_id": None,
+        "supplier_confirmation_ref": None,
+        "created_at": now,
+        "updated_at": now,
+    }
+    event_constants = {
+        "action": "imported",
+        "from_status": None,
+        "actor_party_id": None,
+        "actor_name": ACTOR_NAME,
+        "at": now,
+        "reason": f"Imported from {source}",
+        "panel_decision_ref": reference,
+    }
+    for batch in batches(entries, _BATCH):
+        rows = list(batch)
+        bulk_insert(
+            connection,
+            tables["entry"],
+            rows,
+            names=list(dict.fromkeys([*fields_inserted, "id", "first_active_at"])),
+            constants=entry_constants,
         )
-        event_rows.append(
-            {
-                "entry_pk": number,
-                "action": "imported",
-                "from_status": None,
-                "to_status": fields["status"],
-                "actor_party_id": None,
-                "actor_name": ACTOR_NAME,
-                "at": now,
-                "reason": f"Imported from {source}",
-                "panel_decision_ref": reference,
-            }
+        events = [{"entry_pk": f["id"], "to_status": f["status"]} for f in rows]
+        bulk_insert(
+            connection,
+            tables["entry_event"],
+            events,
+            names=["entry_pk", "to_status"],
+            constants=event_constants,
         )
-    for batch in batches(entry_rows, _BATCH):
-        connection.execute(tables["entry"].insert(), list(batch))
-    for batch in batches(event_rows, _BATCH):
-        connection.execute(tables["entry_event"].insert(), list(batch))
     if is_postgres(session.get_bind()):  # type: ignore[arg-type]
         session.execute(
             text(

@@ -11,7 +11,7 @@ from pathlib import Path
 from cpl_service.errors import UnreadableWorkbookError, UploadTooLargeError
 from cpl_service.publication.rows import restore
 from cpl_service.workbook.headings import CPL_LAYOUT
-from cpl_service.workbook.reader import ParsedWorkbook, RawRow, ReadLimits, read_workbook
+from cpl_service.workbook.reader import ParsedWorkbook, ReadLimits, read_workbook
 from cpl_service.workbook.zipsafety import MiB
 
 # A whole CPL is larger than one submission: these caps leave room for 200,000 entries.
@@ -40,11 +40,11 @@ def read_cpl_workbook(path: Path, *, limits: ReadLimits = CPL_LIMITS) -> ParsedW
     if path.stat().st_size > limits.max_bytes:
         raise UploadTooLargeError(f"{path.name} is larger than {limits.max_bytes // MiB} MB.")
     parsed = read_workbook(path.read_bytes(), limits=limits, layout=CPL_LAYOUT)
-    parsed.rows = [
-        RawRow(
-            row.excel_row,
-            {k: restore(v) if isinstance(v, str) else v for k, v in row.values.items()},
-        )
-        for row in parsed.rows
-    ]
+    # Only text starting with `'` can have been neutralised; a row without any is kept.
+    for row in parsed.rows:
+        values = row.values
+        if any(type(v) is str and v[:1] == "'" for v in values.values()):
+            for key, value in values.items():
+                if isinstance(value, str):
+                    values[key] = restore(value)
     return parsed

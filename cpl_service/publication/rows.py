@@ -5,7 +5,7 @@ CSV and XLSX share the columns, and `import-cpl` reads them back.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -67,52 +67,49 @@ def public_history(events: Iterable[EntryEvent]) -> list[PublicEvent]:
 
 @dataclass(frozen=True)
 class Column:
-    """One column of the exported CPL: its heading, value kind and width in the XLSX.
+    """One column of the exported CPL: its heading, value kind, width in the XLSX, and the
+    entry field it shows.
 
-    `value` reads an `Entry` or a Core row of the entry table (exports stream rows).
+    Kinds: "text"; "status" (the DCC word); "device_type" (its name); "datetime"; "date";
+    "bool" (Yes/No).
     """
 
     heading: str
-    kind: str  # "text", "date", "datetime", "bool", "status"
+    kind: str
     width: float
-    value: Callable[[Any], Any]
-
-
-def _device_type_name(entry: Any) -> str:
-    kind = BY_CODE.get(entry.physical_device_type)
-    return kind.name if kind else entry.physical_device_type
+    field: str
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("CPL Entry ID", "text", 14, lambda e: e.entry_id),
-    Column("Status", "status", 12, lambda e: status_word(e.status)),
-    Column("Status Effective Date", "datetime", 20, lambda e: e.status_effective_at),
-    Column("Panel Decision Reference", "text", 24, lambda e: e.panel_decision_ref),
-    Column("Removal Proposed", "bool", 11, lambda e: e.removal_proposed),
-    Column("Manufacturer Name", "text", 28, lambda e: e.manufacturer_name),
-    Column("Manufacturer ID", "text", 12, lambda e: e.manufacturer_id),
-    Column("Model Name", "text", 28, lambda e: e.model_name),
-    Column("Model ID", "text", 11, lambda e: e.model_id),
-    Column("Hardware Version", "text", 11, lambda e: e.hardware_version),
-    Column("Firmware Version", "text", 12, lambda e: e.firmware_version),
-    Column("Physical Device Type", "text", 34, _device_type_name),
-    Column("Technical Specification", "text", 16, lambda e: e.technical_specification),
-    Column("GBCS Version", "text", 12, lambda e: e.gbcs_version),
-    Column("SMETS1", "bool", 9, lambda e: e.smets1),
-    Column("Manufacturer Release Notes", "text", 30, lambda e: e.release_notes),
-    Column("ZigBee Certificate Number", "text", 20, lambda e: e.zigbee_certificate_number),
-    Column("DLMS Certificate Number", "text", 20, lambda e: e.dlms_certificate_number),
-    Column("CPA Certificate Number", "text", 20, lambda e: e.cpa_certificate_number),
-    Column("CPA Expiry Date", "date", 13, lambda e: e.cpa_expiry_date),
-    Column("CPA Conditional Date", "date", 13, lambda e: e.cpa_conditional_date),
-    Column("CPA Certificate Type", "text", 13, lambda e: e.cpa_certificate_type),
-    Column("CPA Renewal Date", "date", 13, lambda e: e.cpa_renewal_date),
-    Column("Manufacturer Image Hash", "text", 30, lambda e: e.manufacturer_image_hash),
-    Column(
-        "Manufacturer Image Hash Creator", "text", 24, lambda e: e.manufacturer_image_hash_creator
-    ),
-    Column("Submission Type", "text", 17, lambda e: e.submission_type),
+    Column("CPL Entry ID", "text", 14, "entry_id"),
+    Column("Status", "status", 12, "status"),
+    Column("Status Effective Date", "datetime", 20, "status_effective_at"),
+    Column("Panel Decision Reference", "text", 24, "panel_decision_ref"),
+    Column("Removal Proposed", "bool", 11, "removal_proposed"),
+    Column("Manufacturer Name", "text", 28, "manufacturer_name"),
+    Column("Manufacturer ID", "text", 12, "manufacturer_id"),
+    Column("Model Name", "text", 28, "model_name"),
+    Column("Model ID", "text", 11, "model_id"),
+    Column("Hardware Version", "text", 11, "hardware_version"),
+    Column("Firmware Version", "text", 12, "firmware_version"),
+    Column("Physical Device Type", "device_type", 34, "physical_device_type"),
+    Column("Technical Specification", "text", 16, "technical_specification"),
+    Column("GBCS Version", "text", 12, "gbcs_version"),
+    Column("SMETS1", "bool", 9, "smets1"),
+    Column("Manufacturer Release Notes", "text", 30, "release_notes"),
+    Column("ZigBee Certificate Number", "text", 20, "zigbee_certificate_number"),
+    Column("DLMS Certificate Number", "text", 20, "dlms_certificate_number"),
+    Column("CPA Certificate Number", "text", 20, "cpa_certificate_number"),
+    Column("CPA Expiry Date", "date", 13, "cpa_expiry_date"),
+    Column("CPA Conditional Date", "date", 13, "cpa_conditional_date"),
+    Column("CPA Certificate Type", "text", 13, "cpa_certificate_type"),
+    Column("CPA Renewal Date", "date", 13, "cpa_renewal_date"),
+    Column("Manufacturer Image Hash", "text", 30, "manufacturer_image_hash"),
+    Column("Manufacturer Image Hash Creator", "text", 24, "manufacturer_image_hash_creator"),
+    Column("Submission Type", "text", 17, "submission_type"),
 )
+# The name a spreadsheet shows for each Physical Device Type code.
+DEVICE_TYPE_NAMES: dict[str, str] = {code: kind.name for code, kind in BY_CODE.items()}
 HEADINGS: tuple[str, ...] = tuple(c.heading for c in COLUMNS)
 
 # A spreadsheet treats text starting with these as a formula (CSV/formula injection).

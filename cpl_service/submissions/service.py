@@ -7,13 +7,11 @@ import hashlib
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography import x509
 from sqlalchemy import bindparam, func, text, update
 from sqlalchemy import select as sa_select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import TextClause
 from sqlmodel import Session, SQLModel, col, select
@@ -22,6 +20,7 @@ from cpl_service.batches import batches
 from cpl_service.certificates.cpa import CpaCertificateType
 from cpl_service.certificates.models import CertificateStatus
 from cpl_service.config import Settings
+from cpl_service.db import bulk_insert
 from cpl_service.devices import CertificateKind
 from cpl_service.entries import service as entries
 from cpl_service.entries.models import (
@@ -249,6 +248,14 @@ def _find_existing(session: Session, party: Party, digest: str) -> Submission | 
     ).first()
 
 
+class SubmissionNotice(Protocol):
+    """Queues the emails a new submission sends (a supplier asked to confirm a manufacturer's
+    firmware updates), in the submission's own transaction. Passed in by whoever accepts
+    the upload: notices sit above submissions in the package order."""
+
+    def __call__(self, *, session: Session, submission: Submission, party: Party) -> object: ...
+
+
 def submit(
     *,
     session: Session,
@@ -257,6 +264,7 @@ def submit(
     filename: str,
     content: bytes,
     now: datetime,
+    notify: SubmissionNotice,
     signature: bytes | None = None,
     documents: Sequence[UploadedDocument] = (),
     actor: Actor | None = None,
@@ -264,6 +272,7 @@ def submit(
     """Check an uploaded workbook and store its rows as pending entries, all or nothing.
 
     Re-uploading byte-identical content (same party) returns the first submission.
+    `notify` queues the emails of a new submission in the same transaction.
     """
     check_filename(filename, what="workbook")
     for document in documents:
@@ -314,6 +323,7 @@ def submit(
             documents=documents,
             now=now,
             actor=actor,
+            notify=notify,
         )
     except IntegrityError:
         session.rollback()
@@ -339,6 +349,7 @@ def _store(
     report: CheckReport,
     documents: Sequence[UploadedDocument],
     now: datetime,
+    notify: SubmissionNotice,
     actor: Actor | None = None,
 ) -> Submission:
     assert party.id is not None
@@ -368,50 +379,60 @@ def _store(
     # A supplier's own firmware update needs no separate supplier confirmation.
     confirmed_by_submitter = party.role == Role.SUPPLIER
     ids = reserve_entry_ids(session, len(report.entries))
-    rows = []
-    for pk, draft in zip(ids, report.entries, strict=True):
-        values = {k: v for k, v in draft.items() if k in ENTRY_FIELD_NAMES}
-        values.update(
-            id=pk,
-            entry_id=format_entry_id(pk),
-            submission_id=submission.id,
-            submitted_by_party_id=party.id,
-            status=EntryStatus.PENDING_REVIEW,
-            status_effective_at=now,
-            removal_proposed=False,
-            created_at=now,
-            updated_at=now,
-            supplier_confirmation_ref=(
-                f"submitted by supplier {party.name}"
-                if confirmed_by_submitter
-                and values.get("submission_type") == SubmissionType.FIRMWARE_UPDATE
-                else None
-            ),
+    # Plain executemany through the driver rather than one ORM object (or one Core
+    # parameter set) per row: a 20,000-row upload stays fast.
+    drafts = [
+        {k: v for k, v in draft.items() if k in ENTRY_FIELD_NAMES} for draft in report.entries
+    ]
+    names = sorted({name for draft in drafts for name in draft})
+    for pk, draft in zip(ids, drafts, strict=True):
+        draft["id"] = pk
+        draft["entry_id"] = format_entry_id(pk)
+        draft["supplier_confirmation_ref"] = (
+            f"submitted by supplier {party.name}"
+            if confirmed_by_submitter
+            and draft.get("submission_type") == SubmissionType.FIRMWARE_UPDATE
+            else None
         )
-        rows.append(values)
-    # Core executemany rather than one ORM object per row: a 20,000-row upload stays fast.
-    session.connection().execute(SQLModel.metadata.tables["entry"].insert(), rows)
-    session.connection().execute(
-        SQLModel.metadata.tables["entry_event"].insert(),
-        [
-            {
-                "entry_pk": pk,
-                "action": "submitted",
-                "from_status": None,
-                "to_status": EntryStatus.PENDING_REVIEW,
-                "actor_party_id": party.id,
-                "actor_name": party.name,
-                "actor_person": actor.person if actor else None,
-                "actor_token": actor.token if actor else None,
-                "actor_user_id": actor.user_id if actor else None,
-                "actor_token_id": actor.token_id if actor else None,
-                "at": now,
-                "reason": f"Submission {submission.id} ({filename[:200]})",
-            }
-            for pk in ids
-        ],
+    for name in names:
+        for draft in drafts:
+            draft.setdefault(name, None)
+    bulk_insert(
+        session.connection(),
+        SQLModel.metadata.tables["entry"],
+        drafts,
+        names=[*names, "id", "entry_id", "supplier_confirmation_ref"],
+        constants={
+            "submission_id": submission.id,
+            "submitted_by_party_id": party.id,
+            "status": EntryStatus.PENDING_REVIEW,
+            "status_effective_at": now,
+            "removal_proposed": False,
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+    bulk_insert(
+        session.connection(),
+        SQLModel.metadata.tables["entry_event"],
+        [{"entry_pk": pk} for pk in ids],
+        names=["entry_pk"],
+        constants={
+            "action": "submitted",
+            "from_status": None,
+            "to_status": EntryStatus.PENDING_REVIEW,
+            "actor_party_id": party.id,
+            "actor_name": party.name,
+            "actor_person": actor.person if actor else None,
+            "actor_token": actor.token if actor else None,
+            "actor_user_id": actor.user_id if actor else None,
+            "actor_token_id": actor.token_id if actor else None,
+            "at": now,
+            "reason": f"Submission {submission.id} ({filename[:200]})",
+        },
     )
     _register_certificates(session, report.entries, now)
+    notify(session=session, submission=submission, party=party)
     session.commit()
     return submission
 
@@ -441,8 +462,6 @@ def _register_certificates(
     # Insert-or-ignore, then update: a concurrent upload registering the same new number
     # (for another Device Model) is not a conflict, and no statement grows with the upload.
     table = SQLModel.metadata.tables["assurance_certificate"]
-    postgres = session.connection().dialect.name == "postgresql"
-    insert = postgresql_insert if postgres else sqlite_insert
     rows = [
         {
             "kind": kind,
@@ -456,9 +475,14 @@ def _register_certificates(
         }
         for (kind, number), info in sorted(wanted.items())
     ]
-    statement = insert(table).on_conflict_do_nothing(index_elements=["kind", "number"])
     for batch in batches(rows):
-        session.connection().execute(statement, list(batch))
+        bulk_insert(
+            session.connection(),
+            table,
+            batch,
+            names=list(rows[0]),
+            ignore_conflicts_on=("kind", "number"),
+        )
     # A newly declared condition is recorded: it can only bring notices earlier.
     conditions = [
         {"cert_number": number, "cert_date": info["cpa_conditional_date"]}
@@ -646,7 +670,13 @@ def get_document(
 
 
 def approve_submission(
-    *, session: Session, submission: Submission, actor: Actor, note: str | None, now: datetime
+    *,
+    session: Session,
+    submission: Submission,
+    actor: Actor,
+    note: str | None,
+    now: datetime,
+    notify: entries.DecisionNotice,
 ) -> list[Entry]:
     """Approve every pending entry of a submission, or none of them (409 with reasons)."""
     submitter = session.get(Party, submission.party_id)
@@ -681,14 +711,24 @@ def approve_submission(
             at=now,
             reason=note or f"Submission {submission.id} approved",
         )
+    notify(session=session, decision=entries.Decision(EntryStatus.ACTIVE, pending, now, note))
     session.commit()
     return pending
 
 
 def reject_submission(
-    *, session: Session, submission: Submission, actor: Actor, reason: str, now: datetime
+    *,
+    session: Session,
+    submission: Submission,
+    actor: Actor,
+    reason: str,
+    now: datetime,
+    notify: entries.DecisionNotice,
 ) -> list[Entry]:
-    """Reject every pending entry of a submission with one reason, all or nothing (SECAS)."""
+    """Reject every pending entry of a submission with one reason, all or nothing (SECAS).
+
+    One decision batch: `notify` queues one email for it, in the same transaction.
+    """
     if not reason.strip():
         raise InvalidInputError("A rejection needs a reason the submitter can act on.")
     pending = [
@@ -707,6 +747,10 @@ def reject_submission(
             at=now,
             reason=reason.strip(),
         )
+    notify(
+        session=session,
+        decision=entries.Decision(EntryStatus.REJECTED, pending, now, reason.strip()),
+    )
     session.commit()
     return pending
 

@@ -83,7 +83,18 @@ _MULTILINE = frozenset(
 )
 
 
-def _declared_max_lengths() -> dict[str, int]:
+# The lengths a hexadecimal identifier may have; any other length is `invalid-hex`. The
+# template's in-sheet checks (`validations`) are built from this table too.
+HEX_LENGTHS: dict[str, tuple[int, ...]] = {
+    "manufacturer_id": (4,),
+    "model_id": (4, 8),
+    "hardware_version": (4,),
+    "firmware_version": (8,),
+    "manufacturer_image_hash": (64,),
+}
+
+
+def declared_max_lengths() -> dict[str, int]:
     """Each text field's longest value, as declared once on the entry model's fields."""
     limits: dict[str, int] = {}
     for name, info in Entry.model_fields.items():
@@ -94,7 +105,7 @@ def _declared_max_lengths() -> dict[str, int]:
     return limits
 
 
-_MAX_LENGTH = _declared_max_lengths()
+_MAX_LENGTH = declared_max_lengths()
 
 
 def normalise_entry_id(value: object) -> str | None:
@@ -219,6 +230,9 @@ class _Checker:
         self.seen_cpa: dict[str, tuple[CpaOnRecord, int]] = {}
         self.seen_entry_ids: dict[str, int] = {}
         self.email_cache: dict[str, str | EmailNotValidError] = {}
+        # Rows repeat a handful of device types and specification names: look each up once.
+        self.device_cache: dict[str, PhysicalDeviceType | None] = {}
+        self.key_cache: dict[tuple[str, str | None], tuple[str, tuple[int, ...]] | None] = {}
 
     # one row -------------------------------------------------------------------------
 
@@ -238,10 +252,10 @@ class _Checker:
         entry["submission_type"] = submission_type
         entry["manufacturer_name"] = self._text("manufacturer_name", required=True)
         entry["model_name"] = self._text("model_name", required=True)
-        entry["manufacturer_id"] = self._hex("manufacturer_id", (4,), required=True)
-        entry["model_id"] = self._hex("model_id", (4, 8), required=True)
-        entry["hardware_version"] = self._hex("hardware_version", (4,), required=True)
-        entry["firmware_version"] = self._hex("firmware_version", (8,), required=True)
+        entry["manufacturer_id"] = self._hex("manufacturer_id", required=True)
+        entry["model_id"] = self._hex("model_id", required=True)
+        entry["hardware_version"] = self._hex("hardware_version", required=True)
+        entry["firmware_version"] = self._hex("firmware_version", required=True)
         device = self._device_type()
         entry["physical_device_type"] = device.code if device else None
         spec = self._technical_specification(device)
@@ -253,7 +267,7 @@ class _Checker:
         entry["gbcs_version"] = self._gbcs_version(smets1=smets1, spec_known=spec is not None)
         entry["release_notes"] = self._text("release_notes", required=True)
         self._certificates(entry, device, smets1=smets1, status=status)
-        entry["manufacturer_image_hash"] = self._hex("manufacturer_image_hash", (64,))
+        entry["manufacturer_image_hash"] = self._hex("manufacturer_image_hash")
         entry["manufacturer_image_hash_creator"] = self._text("manufacturer_image_hash_creator")
         if self._raw_text("manufacturer_image_hash") and not self._raw_text(
             "manufacturer_image_hash_creator"
@@ -292,7 +306,10 @@ class _Checker:
     # field kinds ---------------------------------------------------------------------
 
     def _raw_text(self, name: str) -> str | None:
-        return cell_text(self.values.get(name))
+        value = self.values.get(name)
+        if type(value) is str:  # nearly every cell: `cell_text`'s first case, inline
+            return value.strip() or None
+        return cell_text(value)
 
     def _filled(self, name: str) -> bool:
         """Whether the cell holds anything at all (a date, a number or some text)."""
@@ -301,7 +318,8 @@ class _Checker:
 
     def _given(self, name: str, *, required: bool) -> str | None:
         """The cell's text; when there is none and the field is `required`, say so."""
-        text = self._raw_text(name)
+        value = self.values.get(name)
+        text = (value.strip() or None) if type(value) is str else cell_text(value)
         if text is None and required:
             self._required(name)
         return text
@@ -310,24 +328,24 @@ class _Checker:
         text = self._given(name, required=required)
         if text is None:
             return None
-        heading = HEADING_OF[name]
         ok = True
         limit = _MAX_LENGTH[name]
         if len(text) > limit:
             self._error(
                 name,
                 "too-long",
-                f"{heading} is {len(text)} characters long; at most {limit} are allowed.",
+                f"{HEADING_OF[name]} is {len(text)} characters long; at most {limit} are allowed.",
             )
             ok = False
         if has_control(text, multiline=name in _MULTILINE):
             self._error(
                 name,
                 "invalid-text",
-                f"{heading} contains control characters; use plain text.",
+                f"{HEADING_OF[name]} contains control characters; use plain text.",
             )
             ok = False
-        if text.startswith("=") and not self.source.formula_text_allowed:
+        if text[:1] == "=" and not self.source.formula_text_allowed:
+            heading = HEADING_OF[name]
             self._error(
                 name,
                 "invalid-text",
@@ -336,13 +354,14 @@ class _Checker:
             ok = False
         return text if ok else None
 
-    def _hex(self, name: str, lengths: tuple[int, ...], *, required: bool = False) -> str | None:
+    def _hex(self, name: str, *, required: bool = False) -> str | None:
+        lengths = HEX_LENGTHS[name]
         text = self._given(name, required=required)
         if text is None:
             return None
-        heading = HEADING_OF[name]
         if len(text) in lengths and _HEX.fullmatch(text):
             return text.upper()
+        heading = HEADING_OF[name]
         digits = " or ".join(str(n) for n in lengths)
         hint = ""
         if isinstance(self.values.get(name), float | int) and not isinstance(
@@ -480,7 +499,9 @@ class _Checker:
         if text is None:
             self._required("physical_device_type")
             return None
-        device = find_device_type(text)
+        device = self.device_cache.get(text)
+        if device is None:
+            device = self.device_cache[text] = find_device_type(text)
         if device is not None:
             return device
         if is_unlisted_device(text):
@@ -506,7 +527,7 @@ class _Checker:
         if text is None:
             self._required(name)
             return None
-        key = specification_key(text)
+        key = self._specification_key(text)
         spec = self.tech_index.get(key) if key else None
         if spec is None:
             if key is not None and key in self.gbcs_index:
@@ -533,6 +554,14 @@ class _Checker:
                 )
         return spec
 
+    def _specification_key(
+        self, text: str, *, default_kind: str | None = None
+    ) -> tuple[str, tuple[int, ...]] | None:
+        cache_key = (text, default_kind)
+        if cache_key not in self.key_cache:
+            self.key_cache[cache_key] = specification_key(text, default_kind=default_kind)
+        return self.key_cache[cache_key]
+
     def _ended(self, name: str, spec: SpecificationInfo) -> None:
         end = spec.installation_end_date
         if end is not None and end < self.context.upload_date:
@@ -558,7 +587,7 @@ class _Checker:
             if spec_known:
                 self._required(name, " unless the device is SMETS1")
             return None
-        key = specification_key(text, default_kind="GBCS")
+        key = self._specification_key(text, default_kind="GBCS")
         spec = self.gbcs_index.get(key) if key and key[0] == "gbcs" else None
         if spec is None:
             self._error(
@@ -723,6 +752,8 @@ class _Checker:
         earlier_row: int | None,
     ) -> None:
         """Report where `given` differs from `known` (on record, or an earlier row)."""
+        if given == known:  # the usual case: the same certificate again
+            return
 
         def report(name: str, code: str, theirs: str, ours: str, what: str) -> None:
             if earlier_row is None:

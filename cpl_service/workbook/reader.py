@@ -180,26 +180,28 @@ def _read_cells(
     mapping, headings, issues = _map_headings(head[best_index], heading_row, first_col, layout)
 
     parsed_rows: list[RawRow] = []
+    names = [name for _, name in mapping]
+    indices = [index for index, _ in mapping]
+    needed = max(indices, default=-1) + 1
 
     def take(excel_row: int, row: list[Any]) -> None:
-        values: dict[str, Any] = {}
-        blank = True
-        size = len(row)
-        for index, name in mapping:
-            value = row[index] if index < size else None
-            if type(value) is str and not value.strip():
-                value = None
-            elif value is not None:
-                blank = False
-            values[name] = value
-        if blank:
+        if len(row) >= needed:
+            picked = [row[i] for i in indices]
+        else:
+            size = len(row)
+            picked = [row[i] if i < size else None for i in indices]
+        # Text of nothing but spaces is an empty cell.
+        cleaned = [None if type(v) is str and (not v or v.isspace()) else v for v in picked]
+        if cleaned.count(None) == len(cleaned):
             return
         if len(parsed_rows) >= limits.max_rows:
             raise UploadTooLargeError(
                 f"The workbook has more than {limits.max_rows:,} data rows; split the rows over "
                 "several uploads."
             )
-        parsed_rows.append(RawRow(excel_row=excel_row, values=values))
+        parsed_rows.append(
+            RawRow(excel_row=excel_row, values=dict(zip(names, cleaned, strict=True)))
+        )
 
     for offset, row in enumerate(head[best_index + 1 :]):
         take(heading_row + 1 + offset, row)

@@ -28,7 +28,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from cpl_service.certificates.cpa import CpaCertificateType
-from cpl_service.entries.models import Entry
+from cpl_service.workbook.checks import HEX_LENGTHS, declared_max_lengths
 from cpl_service.workbook.headings import COLUMNS, Column
 
 FIRST_ROW = 2
@@ -37,16 +37,6 @@ MAX_TITLE = 32
 MAX_MESSAGE = 255
 MAX_FORMULA = 255
 
-# The lengths a hexadecimal identifier may have; `checks` states them again in its `_hex`
-# calls (refusing any other length as `invalid-hex`), and the LibreOffice test holds the two
-# together.
-HEX_LENGTHS: dict[str, tuple[int, ...]] = {
-    "manufacturer_id": (4,),
-    "model_id": (4, 8),
-    "hardware_version": (4,),
-    "firmware_version": (8,),
-    "manufacturer_image_hash": (64,),
-}
 # The drop-downs whose values the service also reads in other spellings (`3.2` for
 # `GBCS v3.2`, `Comms Hub` for `CH`, `fixed term`): a value off the list is warned about
 # (the typist may keep it) rather than refused, so the sheet never refuses what the server
@@ -121,17 +111,6 @@ def _unless_blank(formula: str) -> str:
     as an empty one. IF evaluates only the branch it takes (the formula would end in an error
     on spaces)."""
     return f'IF(TRIM({{x}})="",TRUE,{formula})'
-
-
-def max_lengths() -> dict[str, int]:
-    """Each text field's longest value, as declared once on the entry model's fields."""
-    limits: dict[str, int] = {}
-    for name, info in Entry.model_fields.items():
-        for constraint in info.metadata:
-            limit = getattr(constraint, "max_length", None)
-            if isinstance(limit, int):
-                limits[name] = limit
-    return limits
 
 
 LETTER: dict[str, str] = {c.field: get_column_letter(i) for i, c in enumerate(COLUMNS, start=1)}
@@ -214,7 +193,7 @@ def cell_rules(lists: Mapping[str, str | None]) -> tuple[CellRule, ...]:
     Returns:
         One rule per column of `COLUMNS`.
     """
-    limits = max_lengths()
+    limits = declared_max_lengths()
     formulas = {
         "cpa_expiry_date": _EXPIRY,
         "cpa_renewal_date": _RENEWAL,

@@ -57,7 +57,7 @@ def test_a_lifetime_certificate_from_workbook_to_notices_renewal_and_extract(
     smtp_server: SmtpServer,
     make_party: MakeParty,
 ) -> None:
-    _, maker = make_party("manufacturer")
+    maker_party, maker = make_party("manufacturer", emails=["cpl@acme-party.example"])
     _, secas = make_party("secas")
     _, dcc = make_party("dcc")
     renewal = months_before(today(), -15)
@@ -87,9 +87,16 @@ def test_a_lifetime_certificate_from_workbook_to_notices_renewal_and_extract(
         "renewal",
     )
 
-    # The old end's notices, once each.
+    # The first run sends the approval's outcome email; no CPA notice is due yet.
     old_12, old_6 = months_before(renewal, 12), months_before(renewal, 6)
-    assert run(engine, smtp_settings, old_12 - timedelta(days=1)).sent == 0
+    assert run(engine, smtp_settings, old_12 - timedelta(days=1)).sent == 1
+    outcome = smtp_server.messages.pop(0).message
+    submission_id = uploaded.json()["id"]
+    assert outcome["Subject"] == f"CPL submission {submission_id}: CPL entry {entry_id} approved"
+    assert outcome["To"] == "cpl@acme-party.example" == maker_party.emails[0]
+    assert outcome["X-CPL-Notice"] == "submission_outcome"
+
+    # The old end's notices, once each.
     assert run(engine, smtp_settings, old_12).sent == 1
     assert run(engine, smtp_settings, old_6).sent == 1
     twelve, six = (r.message for r in smtp_server.messages)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import struct
-import time
 import zipfile
 import zlib
 from typing import Any
@@ -305,15 +304,13 @@ def test_byte_limit_applies_to_a_real_workbook(good_xlsx: bytes) -> None:
     _raises(UploadTooLargeError, good_xlsx, "MB", max_bytes=1024)
 
 
-def test_five_thousand_rows_parse_and_check_fast() -> None:
+def test_five_thousand_distinct_rows_are_all_read_and_accepted() -> None:
+    # Speed is measured by bench/ingest.py, not here: a timed test fails on a busy machine.
     rows = [
         {**valid_row_dict(), "Model ID": f"{n:08X}", "CPA Certificate Number": f"CPA-{n}"}
         for n in range(5_000)
     ]
-    data = build_xlsx(rows)
-    started = time.perf_counter()
-    report = check_xlsx(data)
-    elapsed = time.perf_counter() - started
+    report = check_xlsx(build_xlsx(rows))
     assert report.errors == []
     assert len(report.entries) == 5_000
-    assert elapsed < 3.0, elapsed
+    assert {e["model_id"] for e in report.entries} == {f"{n:08X}" for n in range(5_000)}

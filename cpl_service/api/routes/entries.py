@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from sqlmodel import Session
 
-from cpl_service.api.deps import CurrentActor, CurrentParty, SecasParty, SessionDep, SupplierParty
+from cpl_service.api.deps import (
+    CurrentActor,
+    CurrentParty,
+    SecasParty,
+    SessionDep,
+    SettingsDep,
+    SupplierParty,
+)
 from cpl_service.api.params import EntryIdPath, IdQuery, Offset
 from cpl_service.api.schemas import (
     ApprovalIn,
@@ -20,6 +28,7 @@ from cpl_service.api.schemas import (
 from cpl_service.clock import utcnow
 from cpl_service.entries import service
 from cpl_service.entries.models import Entry, EntryStatus
+from cpl_service.notices.decisions import queue_decision_notices
 
 router = APIRouter(prefix="/entries", tags=["entries"])
 
@@ -75,6 +84,7 @@ def read_entry(entry: VisibleEntry, session: SessionDep) -> EntryPublic:
 def approve_entry(
     entry_id: EntryIdPath,
     session: SessionDep,
+    settings: SettingsDep,
     _secas: SecasParty,
     actor: CurrentActor,
     body: ApprovalIn | None = None,
@@ -87,6 +97,7 @@ def approve_entry(
         actor=actor,
         note=body.note if body else None,
         now=utcnow(),
+        notify=partial(queue_decision_notices, settings=settings),
     )
     return _with_history(session, entry)
 
@@ -96,12 +107,20 @@ def reject_entry(
     entry_id: EntryIdPath,
     body: RejectionIn,
     session: SessionDep,
+    settings: SettingsDep,
     _secas: SecasParty,
     actor: CurrentActor,
 ) -> EntryPublic:
     """Reject a pending entry with a reason (SECAS)."""
     entry = service.get_entry(session=session, entry_id=entry_id)
-    service.reject(session=session, entry=entry, actor=actor, reason=body.reason, now=utcnow())
+    service.reject(
+        session=session,
+        entry=entry,
+        actor=actor,
+        reason=body.reason,
+        now=utcnow(),
+        notify=partial(queue_decision_notices, settings=settings),
+    )
     return _with_history(session, entry)
 
 
@@ -126,6 +145,7 @@ def remove_entry(
     entry_id: EntryIdPath,
     body: RemovalIn,
     session: SessionDep,
+    settings: SettingsDep,
     _secas: SecasParty,
     actor: CurrentActor,
 ) -> EntryPublic:
@@ -139,5 +159,6 @@ def remove_entry(
         panel_decision_ref=body.panel_decision_ref,
         reason=body.reason,
         now=utcnow(),
+        notify=partial(queue_decision_notices, settings=settings),
     )
     return _with_history(session, entry)

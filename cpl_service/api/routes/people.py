@@ -35,7 +35,7 @@ class PersonList(BaseModel):
 
 
 def set_password_url(settings: Settings, secret: str) -> str:
-    return f"{settings.public_url.rstrip('/')}/set-password?token={secret}"
+    return f"{settings.site_url}/set-password?token={secret}"
 
 
 @router.get("/people", response_model=PersonList)

@@ -62,7 +62,7 @@ def set_session_cookie(response: Response, secret: str, settings: Settings) -> N
         max_age=settings.session_max_hours * 3600,
         httponly=True,
         samesite="lax",
-        secure=settings.public_url.lower().startswith("https://"),
+        secure=settings.site_url.lower().startswith("https://"),
         path="/",
     )
 

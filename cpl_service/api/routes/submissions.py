@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, File, Query, UploadFile
@@ -24,6 +25,10 @@ from cpl_service.api.schemas import (
 from cpl_service.clock import utcnow
 from cpl_service.config import Settings
 from cpl_service.errors import UploadTooLargeError
+from cpl_service.notices.decisions import (
+    queue_decision_notices,
+    queue_firmware_confirmation_requests,
+)
 from cpl_service.submissions import service
 
 router = APIRouter(prefix="/submissions", tags=["submissions"])
@@ -109,6 +114,7 @@ def create_submission(
         filename=file.filename or "upload.xlsx",
         content=parts.content,
         now=utcnow(),
+        notify=partial(queue_firmware_confirmation_requests, settings=settings),
         signature=parts.signature,
         documents=parts.documents,
     )
@@ -203,6 +209,7 @@ def download_document(
 def approve_submission(
     submission_id: IdPath,
     session: SessionDep,
+    settings: SettingsDep,
     secas: SecasParty,
     actor: CurrentActor,
     body: ApprovalIn | None = None,
@@ -217,6 +224,7 @@ def approve_submission(
         actor=actor,
         note=body.note if body else None,
         now=utcnow(),
+        notify=partial(queue_decision_notices, settings=settings),
     )
     return [EntryPublic.of(e) for e in approved]
 
@@ -228,12 +236,18 @@ def reject_submission(
     session: SessionDep,
     secas: SecasParty,
     actor: CurrentActor,
+    settings: SettingsDep,
 ) -> list[EntryPublic]:
     """Reject every pending entry of the submission with one reason, all or nothing (SECAS)."""
     submission = service.visible_submission(
         session=session, party=secas, submission_id=submission_id
     )
     rejected = service.reject_submission(
-        session=session, submission=submission, actor=actor, reason=body.reason, now=utcnow()
+        session=session,
+        submission=submission,
+        actor=actor,
+        reason=body.reason,
+        now=utcnow(),
+        notify=partial(queue_decision_notices, settings=settings),
     )
     return [EntryPublic.of(e) for e in rejected]

@@ -16,10 +16,10 @@ from cpl_service.web.routes import (
 PAGE_ROUTERS: list[APIRouter] = [
     home.router,
     account.router,
-    public.router,
-    extracts.router,
+    dashboard.router,
+    submit.router,
     review.router,
     certificates.router,
-    submit.router,
-    dashboard.router,
+    public.router,
+    extracts.router,
 ]

@@ -11,11 +11,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request, Response
 
-from cpl_service.api.deps import SessionDep
+from cpl_service.api.deps import SessionDep, SettingsDep
 from cpl_service.api.params import EntryIdPath, IdPath, Offset
 from cpl_service.api.schemas import EventPublic
 from cpl_service.certificates.models import AssuranceCertificate
@@ -27,6 +28,7 @@ from cpl_service.entries import service as entries
 from cpl_service.entries.models import Entry, EntryStatus, SubmissionType
 from cpl_service.entries.workflow import REMOVAL_STATUSES
 from cpl_service.errors import InvalidInputError
+from cpl_service.notices.decisions import queue_decision_notices
 from cpl_service.notices.standing import CertificateStanding, certificate_standing
 from cpl_service.parties.actors import Principal
 from cpl_service.submissions import queue
@@ -232,11 +234,17 @@ def approve_entry(
     _form: CheckedForm,
     session: SessionDep,
     person: SecasPerson,
+    settings: SettingsDep,
     note: Note = "",
 ) -> Response:
     entry = entries.get_entry(session=session, entry_id=entry_id)
     entries.approve(
-        session=session, entry=entry, actor=person.actor, note=note.strip() or None, now=utcnow()
+        session=session,
+        entry=entry,
+        actor=person.actor,
+        note=note.strip() or None,
+        now=utcnow(),
+        notify=partial(queue_decision_notices, settings=settings),
     )
     return _back_to_queue(entry, "approved")
 
@@ -248,12 +256,18 @@ def reject_entry(
     _form: CheckedForm,
     session: SessionDep,
     person: SecasPerson,
+    settings: SettingsDep,
     reason: Note = "",
 ) -> Response:
     entry = entries.get_entry(session=session, entry_id=entry_id)
     try:
         entries.reject(
-            session=session, entry=entry, actor=person.actor, reason=reason, now=utcnow()
+            session=session,
+            entry=entry,
+            actor=person.actor,
+            reason=reason,
+            now=utcnow(),
+            notify=partial(queue_decision_notices, settings=settings),
         )
     except InvalidInputError as exc:
         return _entry_page(request, session, entry, errors={"reason": exc.detail}, status_code=422)
@@ -267,6 +281,7 @@ def remove_entry(
     _form: CheckedForm,
     session: SessionDep,
     person: SecasPerson,
+    settings: SettingsDep,
     status: Annotated[str, Form(max_length=20)] = "",
     panel_decision_ref: Annotated[str, Form(max_length=100)] = "",
     reason: Note = "",
@@ -284,6 +299,7 @@ def remove_entry(
             panel_decision_ref=panel_decision_ref,
             reason=reason.strip() or None,
             now=utcnow(),
+            notify=partial(queue_decision_notices, settings=settings),
         )
     except InvalidInputError as exc:
         field = "status" if status not in REMOVAL_CHOICES else "panel_decision_ref"
@@ -299,6 +315,7 @@ def approve_submission(
     _form: CheckedForm,
     session: SessionDep,
     person: SecasPerson,
+    settings: SettingsDep,
     note: Note = "",
 ) -> Response:
     submission = submissions.visible_submission(
@@ -310,6 +327,7 @@ def approve_submission(
         actor=person.actor,
         note=note.strip() or None,
         now=utcnow(),
+        notify=partial(queue_decision_notices, settings=settings),
     )
     return redirect(
         f"/review?done=submission-approved&n={len(approved)}&submission={submission_id}"
@@ -323,6 +341,7 @@ def reject_submission(
     _form: CheckedForm,
     session: SessionDep,
     person: SecasPerson,
+    settings: SettingsDep,
     reason: Note = "",
 ) -> Response:
     submission = submissions.visible_submission(
@@ -335,6 +354,7 @@ def reject_submission(
             actor=person.actor,
             reason=reason,
             now=utcnow(),
+            notify=partial(queue_decision_notices, settings=settings),
         )
     except InvalidInputError as exc:
         return _submission_page(

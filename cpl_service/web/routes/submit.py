@@ -9,6 +9,7 @@ confirm firmware updates.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
@@ -34,6 +35,7 @@ from cpl_service.errors import (
     InvalidInputError,
     WorkbookRejectedError,
 )
+from cpl_service.notices.decisions import queue_firmware_confirmation_requests
 from cpl_service.parties.actors import describe_actor
 from cpl_service.parties.models import Role
 from cpl_service.submissions import service
@@ -135,6 +137,7 @@ def submit(
             filename=filename,
             content=parts.content,
             now=utcnow(),
+            notify=partial(queue_firmware_confirmation_requests, settings=settings),
             signature=parts.signature,
             documents=parts.documents,
         )
