@@ -7,11 +7,13 @@ the pages work on a network with no internet.
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.staticfiles import StaticFiles
 from starlette.types import Message, Receive, Scope, Send
 
-from cpl_service.web.pages import HERE
+from cpl_service.api.errors import http_error
+from cpl_service.web.pages import HERE, page_for_error, secure
 from cpl_service.web.routes import PAGE_ROUTERS
 
 
@@ -31,8 +33,21 @@ class _Static(StaticFiles):
         await super().__call__(scope, receive, send_with_headers)
 
 
+# Addresses that are never pages: an error there is always a problem document.
+NOT_PAGES = ("/api/", "/static/", "/openapi.json", "/docs", "/redoc", "/healthz")
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """An address with no route, asked for by a browser, gets a page; anything else a problem."""
+    wants_page = "text/html" in request.headers.get("accept", "")
+    if wants_page and not request.url.path.startswith(NOT_PAGES):
+        return secure(page_for_error(request, exc))
+    return await http_error(request, exc)
+
+
 def install(app: FastAPI) -> None:
     """Add the pages and their static files to `app` (outside the OpenAPI description)."""
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.mount("/static", _Static(directory=HERE / "static"), name="static")
     for router in PAGE_ROUTERS:
         app.include_router(router, include_in_schema=False)

@@ -234,3 +234,18 @@ def test_front_page_is_public(client: TestClient) -> None:
     assert response.status_code == 200
     assert_secured(response.headers)
     assert 'href="/sign-in"' in response.text
+
+
+def test_an_address_with_no_page_is_a_404_page_for_a_browser_and_a_problem_otherwise(
+    client: TestClient,
+) -> None:
+    page = client.get("/no-such-page", headers={"Accept": "text/html,*/*;q=0.8"})
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
+    assert "There is no page at this address." in page.text
+    assert_secured(page.headers)
+    problem = client.get("/no-such-page", headers={"Accept": "application/json"})
+    assert problem.status_code == 404
+    assert problem.headers["content-type"] == "application/problem+json"
+    api = client.get("/api/v1/no-such-thing", headers={"Accept": "text/html"})
+    assert api.headers["content-type"] == "application/problem+json"
