@@ -77,7 +77,8 @@ def test_import_into_an_empty_list_looks_nothing_up(
     result = run(engine, path)
     assert result.entries == 2
     for table in ("entry", "assurance_certificate"):
-        assert [sql for sql, _ in reads(statements, table)] == [f"SELECT 1 FROM {table} LIMIT 1"]
+        looked_up = [sql for sql, _ in reads(statements, table) if "max(id)" not in sql]
+        assert looked_up == [f"SELECT 1 FROM {table} LIMIT 1"]
 
 
 def test_import_registers_only_the_new_certificates(
