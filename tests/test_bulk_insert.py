@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, inspect, select
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
 from cpl_service.certificates.models import CertificateStatus
-from cpl_service.db import bulk_insert
+from cpl_service.db import bulk_insert, bulk_load
 
 NOW = datetime(2026, 5, 4, 3, 2, 1, 123456, tzinfo=UTC)
 
@@ -79,3 +80,61 @@ def test_a_column_with_a_default_must_be_given(engine: Engine) -> None:
             names=["kind", "number", "cpa_expiry_date"],
             constants={"status": CertificateStatus.VALID},
         )
+
+
+def _entry(n: int, firmware: str) -> dict[str, object]:
+    return {
+        "id": n,
+        "entry_id": f"CPL-{n:06d}",
+        "submission_type": "New Device Model",
+        "manufacturer_name": "Acme",
+        "manufacturer_id": "AB01",
+        "model_name": "E1",
+        "model_id": "0001",
+        "hardware_version": "0101",
+        "firmware_version": firmware,
+        "physical_device_type": "ESME_SINGLE",
+        "technical_specification": "SMETS2 v4.2",
+        "gbcs_version": "GBCS v3.2",
+        "release_notes": "RN",
+        "zigbee_certificate_number": "ZIG-1",
+        "smets1": False,
+        "contact_email": "a@b.test",
+        "status": "active",
+        "status_effective_at": NOW,
+        "first_active_at": NOW,
+        "removal_proposed": False,
+        "created_at": NOW,
+        "updated_at": NOW,
+    }
+
+
+def _indexes(engine: Engine) -> list[tuple[object, ...]]:
+    found = inspect(engine).get_indexes("entry") + inspect(engine).get_indexes("entry_event")
+    return sorted((i["name"], tuple(i["column_names"]), i["unique"]) for i in found)
+
+
+def _load(engine: Engine, rows: list[dict[str, object]]) -> None:
+    tables = SQLModel.metadata.tables
+    with engine.begin() as connection, bulk_load(connection, [tables["entry"]]):
+        bulk_insert(connection, tables["entry"], rows, names=list(rows[0]))
+
+
+def test_a_bulk_load_keeps_the_indexes_and_still_refuses_a_duplicate(engine: Engine) -> None:
+    before = _indexes(engine)
+    assert any(name == "uq_entry_live_identity" for name, _, _ in before)
+    # Two live copies of one Device Model: the unique index, rebuilt at the end of the
+    # load, refuses them, and the rollback leaves the table and its indexes as they were.
+    with pytest.raises(IntegrityError):
+        _load(engine, [_entry(1, "00000001"), _entry(2, "00000001")])
+    assert _indexes(engine) == before
+    count = select(func.count()).select_from(SQLModel.metadata.tables["entry"])
+    with engine.connect() as connection:
+        assert connection.execute(count).scalar_one() == 0
+    _load(engine, [_entry(1, "00000001"), _entry(2, "00000002")])
+    assert _indexes(engine) == before
+    with engine.connect() as connection:
+        assert connection.execute(count).scalar_one() == 2
+    # The rebuilt index is in force: a later ordinary insert of a live copy is refused.
+    with pytest.raises(IntegrityError), engine.begin() as connection:
+        connection.execute(SQLModel.metadata.tables["entry"].insert(), [_entry(3, "00000002")])

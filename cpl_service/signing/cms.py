@@ -47,7 +47,9 @@ def _signature_algorithm(certificate: x509.Certificate) -> str:
     )
 
 
-def sign_detached(content: bytes, signer: Signer, *, signing_time: datetime) -> bytes:
+def sign_detached(
+    content: bytes, signer: Signer, *, signing_time: datetime, content_digest: bytes | None = None
+) -> bytes:
     """Make a detached CMS SignedData over `content`.
 
     The result uses SHA-256, carries the signed attributes contentType (id-data),
@@ -60,6 +62,8 @@ def sign_detached(content: bytes, signer: Signer, *, signing_time: datetime) -> 
         content: The exact bytes to sign (not embedded in the result).
         signer: Supplies the certificate, chain and the signing operation.
         signing_time: The time recorded in the signingTime attribute; must be aware.
+        content_digest: The SHA-256 digest of `content`, when the caller has it already
+            (it is not computed twice for a large payload).
 
     Returns:
         The DER-encoded CMS ContentInfo.
@@ -76,7 +80,10 @@ def sign_detached(content: bytes, signer: Signer, *, signing_time: datetime) -> 
             cms.CMSAttribute({"type": "content_type", "values": ["data"]}),
             _signing_time_attribute(signing_time),
             cms.CMSAttribute(
-                {"type": "message_digest", "values": [hashlib.sha256(content).digest()]}
+                {
+                    "type": "message_digest",
+                    "values": [content_digest or hashlib.sha256(content).digest()],
+                }
             ),
         ]
     )

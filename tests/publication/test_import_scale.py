@@ -63,6 +63,24 @@ def test_import_reads_only_what_the_file_names(
     assert_reads_only_named(statements, {*named, live.id})
 
 
+def test_import_into_an_empty_list_looks_nothing_up(
+    engine: Engine, statements: list[Statement], tmp_path: Path
+) -> None:
+    path = write_rows(
+        tmp_path / "cpl.xlsx",
+        [
+            good_row("CPL-000007", **{"Firmware Version": "00000007"}),
+            good_row("CPL-000009", **{"Firmware Version": "00000009"}),
+        ],
+    )
+    statements.clear()
+    result = run(engine, path)
+    assert result.entries == 2
+    for table in ("entry", "assurance_certificate"):
+        looked_up = [sql for sql, _ in reads(statements, table) if "max(id)" not in sql]
+        assert looked_up == [f"SELECT 1 FROM {table} LIMIT 1"]
+
+
 def test_import_registers_only_the_new_certificates(
     settings: Settings, engine: Engine, session: Session, tmp_path: Path
 ) -> None:

@@ -3,6 +3,7 @@ attack or misconfiguration."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 from pathlib import Path
 
@@ -296,3 +297,16 @@ def test_naive_times_are_refused(pki: DevPki, signer: FileSigner) -> None:
         verify_detached(
             CONTENT, _sign(signer), trust_roots=[pki.root.certificate], at=NOW.replace(tzinfo=None)
         )
+
+
+def test_a_digest_given_by_the_caller_is_the_one_signed(pki: DevPki, signer: FileSigner) -> None:
+    roots = [pki.root.certificate]
+    given = sign_detached(
+        CONTENT, signer, signing_time=NOW, content_digest=hashlib.sha256(CONTENT).digest()
+    )
+    assert verify_detached(CONTENT, given, trust_roots=roots, at=NOW).signing_time == NOW
+    other = sign_detached(
+        CONTENT, signer, signing_time=NOW, content_digest=hashlib.sha256(b"other").digest()
+    )
+    with pytest.raises(SignatureError):
+        verify_detached(CONTENT, other, trust_roots=roots, at=NOW)
