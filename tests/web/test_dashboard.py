@@ -193,12 +193,21 @@ def test_notice_counts_and_the_last_failures_with_their_reason(
     assert failures[0][3] == "550 mailbox &lt;11&gt; unavailable"
 
 
+def publish_form(client: TestClient, token: str) -> dict[str, str]:
+    """The publish button's fields as one rendering of the dashboard carries them."""
+    key = re.search(r'name="key" value="([^"]+)"', client.get("/dashboard").text)
+    assert key, "the dashboard has no publish key"
+    return {"csrf_token": token, "key": key.group(1)}
+
+
 def test_publish_button_publishes_the_next_sequence_and_shows_it(
     client: TestClient, session: Session, secas: str
 ) -> None:
     make_entry(session, status="active")
     for expected in (1, 2):
-        done = client.post("/dashboard/publish", data={"csrf_token": secas}, follow_redirects=False)
+        done = client.post(
+            "/dashboard/publish", data=publish_form(client, secas), follow_redirects=False
+        )
         assert done.status_code == 303
         assert done.headers["location"] == f"/dashboard?published={expected}"
         assert_secured(done.headers)
@@ -226,7 +235,7 @@ def test_extract_states_and_the_overdue_warning(
 ) -> None:
     _, dcc = make_party("dcc")
     for _ in range(2):
-        client.post("/dashboard/publish", data={"csrf_token": secas})
+        client.post("/dashboard/publish", data=publish_form(client, secas))
     rejected = client.post(
         "/api/v1/extracts/1/acknowledgement",
         json={"status": "rejected", "detail": "Entry <CPL-000001> unknown"},
@@ -246,6 +255,23 @@ def test_extract_states_and_the_overdue_warning(
     rows = table_of(page, "extracts-table")[1:]
     assert rows[0][4] == "Overdue not acknowledged after 0 hours"
     assert rows[1][4].startswith("Rejected")
+
+
+def test_a_second_click_of_one_button_publishes_nothing_more(
+    client: TestClient, session: Session, secas: str
+) -> None:
+    make_entry(session, status="active")
+    form = publish_form(client, secas)
+    first = client.post("/dashboard/publish", data=form, follow_redirects=False)
+    again = client.post("/dashboard/publish", data=form, follow_redirects=False)
+    assert first.headers["location"] == again.headers["location"] == "/dashboard?published=1"
+    assert extract_sequences(session) == [1]
+    # A new rendering of the dashboard is a new button: it publishes the next extract.
+    client.post("/dashboard/publish", data=publish_form(client, secas))
+    assert extract_sequences(session) == [1, 2]
+    missing = client.post("/dashboard/publish", data={"csrf_token": secas})
+    assert missing.status_code == 422
+    assert extract_sequences(session) == [1, 2]
 
 
 @pytest.mark.parametrize("token", [None, "", "not-the-token"])
