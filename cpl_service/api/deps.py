@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -29,7 +30,14 @@ from starlette.exceptions import HTTPException
 
 from cpl_service.clock import utcnow
 from cpl_service.config import Settings
+from cpl_service.entries.service import DecisionNotice
 from cpl_service.errors import PermissionDeniedError
+from cpl_service.extracts.service import ExtractNotice
+from cpl_service.notices.decisions import (
+    queue_decision_notices,
+    queue_firmware_confirmation_requests,
+)
+from cpl_service.notices.service import queue_acknowledgement_notice
 from cpl_service.parties.actors import Actor, Principal
 from cpl_service.parties.models import Party, Role
 from cpl_service.parties.sessions import (
@@ -42,6 +50,7 @@ from cpl_service.parties.sessions import (
 from cpl_service.parties.tokens import hash_token, principal_for_token, token_refusal
 from cpl_service.signing.config import LoadedSigner
 from cpl_service.startup import load_signer
+from cpl_service.submissions.service import SubmissionNotice
 
 # The longest a revoked or expired token is still accepted by another server process.
 TOKEN_TTL_SECONDS = 5.0
@@ -241,3 +250,25 @@ def get_signer(request: Request) -> LoadedSigner:
 
 
 SignerDep = Annotated[LoadedSigner, Depends(get_signer)]
+
+
+# The emails a change queues in its own transaction (the outbox), bound to the app's
+# settings: which queuing goes with which kind of change is stated here, once, for the API
+# routes and the pages alike.
+
+
+async def get_decision_notices(settings: SettingsDep) -> DecisionNotice:
+    return partial(queue_decision_notices, settings=settings)
+
+
+async def get_firmware_requests(settings: SettingsDep) -> SubmissionNotice:
+    return partial(queue_firmware_confirmation_requests, settings=settings)
+
+
+async def get_acknowledgement_notice(settings: SettingsDep) -> ExtractNotice:
+    return partial(queue_acknowledgement_notice, settings=settings)
+
+
+DecisionNotices = Annotated[DecisionNotice, Depends(get_decision_notices)]
+FirmwareRequests = Annotated[SubmissionNotice, Depends(get_firmware_requests)]
+AcknowledgementNotice = Annotated[ExtractNotice, Depends(get_acknowledgement_notice)]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -11,9 +10,9 @@ from sqlmodel import Session
 from cpl_service.api.deps import (
     CurrentActor,
     CurrentParty,
+    DecisionNotices,
     SecasParty,
     SessionDep,
-    SettingsDep,
     SupplierParty,
 )
 from cpl_service.api.params import EntryIdPath, IdQuery, Offset
@@ -28,7 +27,6 @@ from cpl_service.api.schemas import (
 from cpl_service.clock import utcnow
 from cpl_service.entries import service
 from cpl_service.entries.models import Entry, EntryStatus
-from cpl_service.notices.decisions import queue_decision_notices
 
 router = APIRouter(prefix="/entries", tags=["entries"])
 
@@ -84,7 +82,7 @@ def read_entry(entry: VisibleEntry, session: SessionDep) -> EntryPublic:
 def approve_entry(
     entry_id: EntryIdPath,
     session: SessionDep,
-    settings: SettingsDep,
+    notify: DecisionNotices,
     _secas: SecasParty,
     actor: CurrentActor,
     body: ApprovalIn | None = None,
@@ -97,7 +95,7 @@ def approve_entry(
         actor=actor,
         note=body.note if body else None,
         now=utcnow(),
-        notify=partial(queue_decision_notices, settings=settings),
+        notify=notify,
     )
     return _with_history(session, entry)
 
@@ -107,7 +105,7 @@ def reject_entry(
     entry_id: EntryIdPath,
     body: RejectionIn,
     session: SessionDep,
-    settings: SettingsDep,
+    notify: DecisionNotices,
     _secas: SecasParty,
     actor: CurrentActor,
 ) -> EntryPublic:
@@ -119,7 +117,7 @@ def reject_entry(
         actor=actor,
         reason=body.reason,
         now=utcnow(),
-        notify=partial(queue_decision_notices, settings=settings),
+        notify=notify,
     )
     return _with_history(session, entry)
 
@@ -145,7 +143,7 @@ def remove_entry(
     entry_id: EntryIdPath,
     body: RemovalIn,
     session: SessionDep,
-    settings: SettingsDep,
+    notify: DecisionNotices,
     _secas: SecasParty,
     actor: CurrentActor,
 ) -> EntryPublic:
@@ -159,6 +157,6 @@ def remove_entry(
         panel_decision_ref=body.panel_decision_ref,
         reason=body.reason,
         now=utcnow(),
-        notify=partial(queue_decision_notices, settings=settings),
+        notify=notify,
     )
     return _with_history(session, entry)

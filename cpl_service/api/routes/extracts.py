@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from cpl_service.api.deps import (
+    AcknowledgementNotice,
     CurrentActor,
     DccOrSecasParty,
     DccParty,
@@ -29,7 +30,7 @@ from cpl_service.api.params import Offset, SequencePath
 from cpl_service.clock import utcnow
 from cpl_service.extracts import service
 from cpl_service.extracts.models import Extract
-from cpl_service.notices.service import queue_acknowledgement_notice, queue_publication_notice
+from cpl_service.notices.service import queue_publication_notice
 from cpl_service.signing.listing import SignerListing, list_signers
 
 router = APIRouter(tags=["extracts"])
@@ -210,6 +211,7 @@ def acknowledge_extract(
     body: AcknowledgementIn,
     session: SessionDep,
     settings: SettingsDep,
+    notify: AcknowledgementNotice,
     _dcc: DccParty,
     actor: CurrentActor,
 ) -> ExtractPublic:
@@ -220,7 +222,7 @@ def acknowledge_extract(
         status=body.status,
         detail=body.detail,
         now=utcnow(),
-        notify=partial(queue_acknowledgement_notice, settings=settings),
+        notify=notify,
         actor=actor,
     )
     return _public(extract, settings.extract_ack_hours)

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, File, Query, UploadFile
 from fastapi.responses import JSONResponse, Response
 
-from cpl_service.api.deps import CurrentActor, CurrentParty, SecasParty, SessionDep, SettingsDep
+from cpl_service.api.deps import (
+    CurrentActor,
+    CurrentParty,
+    DecisionNotices,
+    FirmwareRequests,
+    SecasParty,
+    SessionDep,
+    SettingsDep,
+)
 from cpl_service.api.params import IdPath, Offset
 from cpl_service.api.schemas import (
     ApprovalIn,
@@ -25,10 +32,6 @@ from cpl_service.api.schemas import (
 from cpl_service.clock import utcnow
 from cpl_service.config import Settings
 from cpl_service.errors import UploadTooLargeError
-from cpl_service.notices.decisions import (
-    queue_decision_notices,
-    queue_firmware_confirmation_requests,
-)
 from cpl_service.submissions import service
 
 router = APIRouter(prefix="/submissions", tags=["submissions"])
@@ -98,6 +101,7 @@ def _public(detail: service.SubmissionDetail) -> SubmissionPublic:
 def create_submission(
     session: SessionDep,
     settings: SettingsDep,
+    notify: FirmwareRequests,
     party: CurrentParty,
     actor: CurrentActor,
     file: Annotated[UploadFile, File(description="The CPL submission workbook (.xlsx/.xlsm)")],
@@ -114,7 +118,7 @@ def create_submission(
         filename=file.filename or "upload.xlsx",
         content=parts.content,
         now=utcnow(),
-        notify=partial(queue_firmware_confirmation_requests, settings=settings),
+        notify=notify,
         signature=parts.signature,
         documents=parts.documents,
     )
@@ -209,7 +213,7 @@ def download_document(
 def approve_submission(
     submission_id: IdPath,
     session: SessionDep,
-    settings: SettingsDep,
+    notify: DecisionNotices,
     secas: SecasParty,
     actor: CurrentActor,
     body: ApprovalIn | None = None,
@@ -224,7 +228,7 @@ def approve_submission(
         actor=actor,
         note=body.note if body else None,
         now=utcnow(),
-        notify=partial(queue_decision_notices, settings=settings),
+        notify=notify,
     )
     return [EntryPublic.of(e) for e in approved]
 
@@ -236,7 +240,7 @@ def reject_submission(
     session: SessionDep,
     secas: SecasParty,
     actor: CurrentActor,
-    settings: SettingsDep,
+    notify: DecisionNotices,
 ) -> list[EntryPublic]:
     """Reject every pending entry of the submission with one reason, all or nothing (SECAS)."""
     submission = service.visible_submission(
@@ -248,6 +252,6 @@ def reject_submission(
         actor=actor,
         reason=body.reason,
         now=utcnow(),
-        notify=partial(queue_decision_notices, settings=settings),
+        notify=notify,
     )
     return [EntryPublic.of(e) for e in rejected]

@@ -9,19 +9,17 @@ configured acknowledgement window.
 from __future__ import annotations
 
 from datetime import datetime
-from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request, Response
 
-from cpl_service.api.deps import SessionDep, SettingsDep
+from cpl_service.api.deps import AcknowledgementNotice, SessionDep, SettingsDep
 from cpl_service.api.params import SequencePath
 from cpl_service.clock import utcnow
 from cpl_service.config import Settings
 from cpl_service.errors import InvalidInputError
 from cpl_service.extracts import service
 from cpl_service.extracts.models import DccStatus, Extract
-from cpl_service.notices.service import queue_acknowledgement_notice
 from cpl_service.parties.models import Role
 from cpl_service.web.deps import CheckedForm, DccOrSecasPerson, DccPerson
 from cpl_service.web.pages import PageRoute, redirect, render
@@ -113,6 +111,7 @@ def acknowledge_extract(
     _form: CheckedForm,
     session: SessionDep,
     settings: SettingsDep,
+    notify: AcknowledgementNotice,
     person: DccPerson,
     sequence: SequencePath,
     status: Annotated[str, Form(max_length=20)] = "",
@@ -125,7 +124,7 @@ def acknowledge_extract(
             status=status,
             detail=detail.strip() or None,
             now=utcnow(),
-            notify=partial(queue_acknowledgement_notice, settings=settings),
+            notify=notify,
             actor=person.actor,
         )
     except InvalidInputError as exc:

@@ -11,12 +11,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
-from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request, Response
 
-from cpl_service.api.deps import SessionDep, SettingsDep
+from cpl_service.api.deps import DecisionNotices, SessionDep
 from cpl_service.api.params import EntryIdPath, IdPath, Offset
 from cpl_service.api.schemas import EventPublic
 from cpl_service.certificates.models import AssuranceCertificate
@@ -28,7 +27,6 @@ from cpl_service.entries import service as entries
 from cpl_service.entries.models import Entry, EntryStatus, SubmissionType
 from cpl_service.entries.workflow import REMOVAL_STATUSES
 from cpl_service.errors import InvalidInputError
-from cpl_service.notices.decisions import queue_decision_notices
 from cpl_service.notices.standing import CertificateStanding, certificate_standing
 from cpl_service.parties.actors import Principal
 from cpl_service.submissions import queue
@@ -234,7 +232,7 @@ def approve_entry(
     _form: CheckedForm,
     session: SessionDep,
     person: SecasPerson,
-    settings: SettingsDep,
+    notify: DecisionNotices,
     note: Note = "",
 ) -> Response:
     entry = entries.get_entry(session=session, entry_id=entry_id)
@@ -244,7 +242,7 @@ def approve_entry(
         actor=person.actor,
         note=note.strip() or None,
         now=utcnow(),
-        notify=partial(queue_decision_notices, settings=settings),
+        notify=notify,
     )
     return _back_to_queue(entry, "approved")
 
@@ -256,7 +254,7 @@ def reject_entry(
     _form: CheckedForm,
     session: SessionDep,
     person: SecasPerson,
-    settings: SettingsDep,
+    notify: DecisionNotices,
     reason: Note = "",
 ) -> Response:
     entry = entries.get_entry(session=session, entry_id=entry_id)
@@ -267,7 +265,7 @@ def reject_entry(
             actor=person.actor,
             reason=reason,
             now=utcnow(),
-            notify=partial(queue_decision_notices, settings=settings),
+            notify=notify,
         )
     except InvalidInputError as exc:
         return _entry_page(request, session, entry, errors={"reason": exc.detail}, status_code=422)
@@ -281,7 +279,7 @@ def remove_entry(
     _form: CheckedForm,
     session: SessionDep,
     person: SecasPerson,
-    settings: SettingsDep,
+    notify: DecisionNotices,
     status: Annotated[str, Form(max_length=20)] = "",
     panel_decision_ref: Annotated[str, Form(max_length=100)] = "",
     reason: Note = "",
@@ -299,7 +297,7 @@ def remove_entry(
             panel_decision_ref=panel_decision_ref,
             reason=reason.strip() or None,
             now=utcnow(),
-            notify=partial(queue_decision_notices, settings=settings),
+            notify=notify,
         )
     except InvalidInputError as exc:
         field = "status" if status not in REMOVAL_CHOICES else "panel_decision_ref"
@@ -315,7 +313,7 @@ def approve_submission(
     _form: CheckedForm,
     session: SessionDep,
     person: SecasPerson,
-    settings: SettingsDep,
+    notify: DecisionNotices,
     note: Note = "",
 ) -> Response:
     submission = submissions.visible_submission(
@@ -327,7 +325,7 @@ def approve_submission(
         actor=person.actor,
         note=note.strip() or None,
         now=utcnow(),
-        notify=partial(queue_decision_notices, settings=settings),
+        notify=notify,
     )
     return redirect(
         f"/review?done=submission-approved&n={len(approved)}&submission={submission_id}"
@@ -341,7 +339,7 @@ def reject_submission(
     _form: CheckedForm,
     session: SessionDep,
     person: SecasPerson,
-    settings: SettingsDep,
+    notify: DecisionNotices,
     reason: Note = "",
 ) -> Response:
     submission = submissions.visible_submission(
@@ -354,7 +352,7 @@ def reject_submission(
             actor=person.actor,
             reason=reason,
             now=utcnow(),
-            notify=partial(queue_decision_notices, settings=settings),
+            notify=notify,
         )
     except InvalidInputError as exc:
         return _submission_page(

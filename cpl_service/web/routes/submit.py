@@ -9,13 +9,12 @@ confirm firmware updates.
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from sqlmodel import Session
 
-from cpl_service.api.deps import SessionDep, SettingsDep
+from cpl_service.api.deps import FirmwareRequests, SessionDep, SettingsDep
 from cpl_service.api.errors import status_for
 from cpl_service.api.params import EntryIdPath, IdPath, Offset
 from cpl_service.api.routes.submissions import read_upload
@@ -35,7 +34,6 @@ from cpl_service.errors import (
     InvalidInputError,
     WorkbookRejectedError,
 )
-from cpl_service.notices.decisions import queue_firmware_confirmation_requests
 from cpl_service.parties.actors import describe_actor
 from cpl_service.parties.models import Role
 from cpl_service.submissions import service
@@ -116,6 +114,7 @@ def submit(
     person: SignedIn,
     session: SessionDep,
     settings: SettingsDep,
+    notify: FirmwareRequests,
     file: Upload = None,
     signature: Upload = None,
     documents: Annotated[list[UploadFile] | None, File()] = None,
@@ -137,7 +136,7 @@ def submit(
             filename=filename,
             content=parts.content,
             now=utcnow(),
-            notify=partial(queue_firmware_confirmation_requests, settings=settings),
+            notify=notify,
             signature=parts.signature,
             documents=parts.documents,
         )
