@@ -130,7 +130,7 @@ def _user_add(args: argparse.Namespace, settings: Settings) -> int:
                 session=session, user=user, password=password, actor=actor, now=utcnow()
             )
     role = "admin person" if user.is_admin else "person"
-    print(f"added {role} {user.name} <{user.email}> (id {user.id}) to {party.name}")
+    print(f"added {role} {user.describe()} (id {user.id}) to {party.name}")
     if password is None:
         print("they choose a password with this one-time link (valid 7 days):")
         print(f"{settings.site_url}/set-password?token={secret}")
@@ -145,7 +145,7 @@ def _user_disable(args: argparse.Namespace, settings: Settings) -> int:
         people.disable_person(
             session=session, user=user, disabled_by=command_line_actor(), now=utcnow()
         )
-    print(f"disabled {user.name} <{user.email}>: refused from their next request on")
+    print(f"disabled {user.describe()}: refused from their next request on")
     return 0
 
 

@@ -84,6 +84,10 @@ class User(SQLModel, table=True):
     disabled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     disabled_by: str | None = Field(default=None, max_length=300)
 
+    def describe(self) -> str:
+        """`Jane Smith <jane@secas.example>`: how messages and the audit log name a person."""
+        return f"{self.name} <{self.email}>"
+
 
 class UserSession(SQLModel, table=True):
     """A signed-in browser session; the cookie carries a secret whose hash is the key."""

@@ -107,18 +107,7 @@ def _store_password(
     user.password_set_at = now
     user.set_password_token_hash = None
     user.set_password_expires_at = None
-    session.add(user)
-    _end_sessions(session, user, now)
-    audit.record(
-        session=session,
-        kind=audit.AuditKind.PASSWORD_SET,
-        actor=actor,
-        subject=f"{user.name} <{user.email}>",
-        subject_party_id=user.party_id,
-        address=address,
-        at=now,
-    )
-    session.commit()
+    _record_person_change(session, user, audit.AuditKind.PASSWORD_SET, actor, now, address)
 
 
 def set_password(
@@ -164,13 +153,32 @@ def set_password_with_link(
     return user
 
 
-def _end_sessions(session: Session, user: User, now: datetime) -> None:
+def _record_person_change(
+    session: Session,
+    user: User,
+    kind: audit.AuditKind,
+    actor: Actor,
+    now: datetime,
+    address: str | None,
+) -> None:
+    """Store a change to `user` that ends every session of theirs, audited, and commit."""
+    session.add(user)
     session.execute(
         update(UserSession)
         .where(col(UserSession.user_id) == user.id, col(UserSession.ended_at).is_(None))
         .values(ended_at=now)
         .execution_options(synchronize_session=False)
     )
+    audit.record(
+        session=session,
+        kind=kind,
+        actor=actor,
+        subject=user.describe(),
+        subject_party_id=user.party_id,
+        address=address,
+        at=now,
+    )
+    session.commit()
 
 
 def disable_person(
@@ -178,22 +186,11 @@ def disable_person(
 ) -> User:
     """Disable a person: every session ends, and no sign-in works, from the next request on."""
     if user.disabled_at is not None:
-        raise ConflictError(f"{user.name} <{user.email}> is already disabled.")
+        raise ConflictError(f"{user.describe()} is already disabled.")
     user.disabled_at = now
     user.disabled_by = disabled_by.describe()[:300]
     user.set_password_token_hash = None
-    session.add(user)
-    _end_sessions(session, user, now)
-    audit.record(
-        session=session,
-        kind=audit.AuditKind.PERSON_DISABLED,
-        actor=disabled_by,
-        subject=f"{user.name} <{user.email}>",
-        subject_party_id=user.party_id,
-        address=address,
-        at=now,
-    )
-    session.commit()
+    _record_person_change(session, user, audit.AuditKind.PERSON_DISABLED, disabled_by, now, address)
     session.refresh(user)
     return user
 
@@ -364,7 +361,7 @@ def sign_in(
         session=session,
         kind=audit.AuditKind.SIGN_IN,
         actor=person_actor(user, party),
-        subject=f"{user.name} <{user.email}>",
+        subject=user.describe(),
         subject_party_id=party.id,
         address=address,
         at=now,

@@ -150,7 +150,7 @@ def end_session(
             session=session,
             kind=audit.AuditKind.SIGN_OUT,
             actor=Principal(party=party, user=user).actor if party else None,
-            subject=f"{user.name} <{user.email}>",
+            subject=user.describe(),
             subject_party_id=user.party_id,
             address=address,
             at=now,
