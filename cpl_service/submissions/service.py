@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from cryptography import x509
-from sqlalchemy import bindparam, func, text, update
+from sqlalchemy import Connection, bindparam, func, text, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import TextClause
@@ -65,6 +65,8 @@ from cpl_service.workbook.specifications import SpecificationInfo
 
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
 ENTRY_FIELD_NAMES = frozenset(Entry.model_fields) - {"id"}
+# The entry columns `_store` fills itself, whatever a draft holds.
+ENTRY_ASSIGNED = frozenset({"entry_id", "supplier_confirmation_ref"})
 IDENTITY_COLUMNS = (
     "manufacturer_id",
     "model_id",
@@ -376,44 +378,12 @@ def _store(
                 created_at=now,
             )
         )
-    # A supplier's own firmware update needs no separate supplier confirmation.
-    confirmed_by_submitter = party.role == Role.SUPPLIER
-    ids = reserve_entry_ids(session, len(report.entries))
-    # Plain executemany through the driver rather than one ORM object (or one Core
-    # parameter set) per row: a 20,000-row upload stays fast.
-    drafts = [
-        {k: v for k, v in draft.items() if k in ENTRY_FIELD_NAMES} for draft in report.entries
-    ]
-    names = sorted({name for draft in drafts for name in draft})
-    for pk, draft in zip(ids, drafts, strict=True):
-        draft["id"] = pk
-        draft["entry_id"] = format_entry_id(pk)
-        draft["supplier_confirmation_ref"] = (
-            f"submitted by supplier {party.name}"
-            if confirmed_by_submitter
-            and draft.get("submission_type") == SubmissionType.FIRMWARE_UPDATE
-            else None
-        )
-    for name in names:
-        for draft in drafts:
-            draft.setdefault(name, None)
+    connection = session.connection()
+    drafts = report.entries
+    ids = reserve_entry_ids(session, len(drafts))
+    _insert_entries(connection, drafts, ids, submission_id=submission.id, party=party, now=now)
     bulk_insert(
-        session.connection(),
-        SQLModel.metadata.tables["entry"],
-        drafts,
-        names=[*names, "id", "entry_id", "supplier_confirmation_ref"],
-        constants={
-            "submission_id": submission.id,
-            "submitted_by_party_id": party.id,
-            "status": EntryStatus.PENDING_REVIEW,
-            "status_effective_at": now,
-            "removal_proposed": False,
-            "created_at": now,
-            "updated_at": now,
-        },
-    )
-    bulk_insert(
-        session.connection(),
+        connection,
         SQLModel.metadata.tables["entry_event"],
         [{"entry_pk": pk} for pk in ids],
         names=["entry_pk"],
@@ -431,69 +401,144 @@ def _store(
             "reason": f"Submission {submission.id} ({filename[:200]})",
         },
     )
-    _register_certificates(session, report.entries, now)
+    _register_certificates(session, drafts, now)
     notify(session=session, submission=submission, party=party)
     session.commit()
     return submission
 
 
-def _register_certificates(
-    session: Session, drafts: Sequence[dict[str, Any]], now: datetime
+def _insert_entries(
+    connection: Connection,
+    drafts: list[dict[str, Any]],
+    ids: Sequence[int],
+    *,
+    submission_id: int,
+    party: Party,
+    now: datetime,
 ) -> None:
-    wanted: dict[tuple[str, str], dict[str, Any]] = {}
+    """Insert the checked rows as pending entries numbered `ids`, in one executemany.
+
+    The drafts themselves are the rows handed to the driver (each gains its `id` and
+    `entry_id`): no copy per row, and whatever is the same for every row is bound once.
+    """
+    # Every draft comes out of the same rule set, so all hold the same keys; a draft
+    # missing some (never seen, but cheap to allow) has them filled in as None.
+    keys = set().union(*drafts)
     for draft in drafts:
-        for kind, key in (
-            (CertificateKind.ZIGBEE.value, "zigbee_certificate_number"),
-            (CertificateKind.DLMS.value, "dlms_certificate_number"),
-            (CertificateKind.CPA.value, "cpa_certificate_number"),
-        ):
-            number = draft.get(key)
+        if len(draft) != len(keys):
+            for name in keys.difference(draft):
+                draft[name] = None
+    names = sorted(keys & ENTRY_FIELD_NAMES - ENTRY_ASSIGNED)
+    for draft, pk, entry_id in zip(drafts, ids, map(format_entry_id, ids), strict=True):
+        draft["id"] = pk
+        draft["entry_id"] = entry_id
+    constants: dict[str, Any] = {
+        "submission_id": submission_id,
+        "submitted_by_party_id": party.id,
+        "status": EntryStatus.PENDING_REVIEW,
+        "status_effective_at": now,
+        "removal_proposed": False,
+        "created_at": now,
+        "updated_at": now,
+        "supplier_confirmation_ref": None,
+    }
+    # A supplier's own firmware update needs no separate supplier confirmation.
+    if party.role == Role.SUPPLIER:
+        confirmed = f"submitted by supplier {party.name}"
+        for draft in drafts:
+            draft["supplier_confirmation_ref"] = (
+                confirmed
+                if draft.get("submission_type") == SubmissionType.FIRMWARE_UPDATE
+                else None
+            )
+        del constants["supplier_confirmation_ref"]
+        names.append("supplier_confirmation_ref")
+    bulk_insert(
+        connection,
+        SQLModel.metadata.tables["entry"],
+        drafts,
+        names=[*names, "id", "entry_id"],
+        constants=constants,
+    )
+
+
+# The certificate numbers of an entry draft, by kind, in the order the register's rows are
+# inserted: by (kind, number), so certificates get the IDs one sorted insert would give.
+_CERTIFICATE_NUMBER_FIELDS = sorted(
+    (kind.value, field)
+    for kind, field in (
+        (CertificateKind.ZIGBEE, "zigbee_certificate_number"),
+        (CertificateKind.DLMS, "dlms_certificate_number"),
+        (CertificateKind.CPA, "cpa_certificate_number"),
+    )
+)
+_CPA = CertificateKind.CPA.value
+_CPA_DETAIL_FIELDS = ("cpa_certificate_type", "cpa_expiry_date", "cpa_renewal_date")
+
+
+def named_certificates(drafts: Sequence[Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """kind -> a register row for each certificate the drafts name, sorted by number.
+
+    A row is `{"number": …}`; a CPA certificate's adds its type, expiry and renewal dates
+    as the first draft naming it gives them, and the first conditional date any of them
+    gives (None when none does). Empty numbers name nothing.
+    """
+    named: dict[str, list[dict[str, Any]]] = {}
+    for kind, field in _CERTIFICATE_NUMBER_FIELDS:
+        if kind != _CPA:
+            numbers = {draft.get(field) for draft in drafts}
+            named[kind] = [{"number": n} for n in sorted(n for n in numbers if n)]
+            continue
+        cpa: dict[str, dict[str, Any]] = {}
+        for draft in drafts:
+            number = draft.get(field)
             if not number:
                 continue
-            info = wanted.setdefault((kind, number), {})
-            if kind == CertificateKind.CPA.value:
-                info.setdefault("cpa_certificate_type", draft.get("cpa_certificate_type"))
-                info.setdefault("cpa_expiry_date", draft.get("cpa_expiry_date"))
-                info.setdefault("cpa_renewal_date", draft.get("cpa_renewal_date"))
-                if draft.get("cpa_conditional_date"):
-                    info.setdefault("cpa_conditional_date", draft.get("cpa_conditional_date"))
-    if not wanted:
-        return
+            row = cpa.get(number)
+            if row is None:
+                cpa[number] = {
+                    "number": number,
+                    "cpa_certificate_type": draft.get("cpa_certificate_type"),
+                    "cpa_expiry_date": draft.get("cpa_expiry_date"),
+                    "cpa_renewal_date": draft.get("cpa_renewal_date"),
+                    "cpa_conditional_date": draft.get("cpa_conditional_date") or None,
+                }
+            elif row["cpa_conditional_date"] is None and draft.get("cpa_conditional_date"):
+                row["cpa_conditional_date"] = draft["cpa_conditional_date"]
+        named[kind] = [cpa[number] for number in sorted(cpa)]
+    return named
+
+
+def _register_certificates(
+    session: Session, drafts: Sequence[Mapping[str, Any]], now: datetime
+) -> None:
+    """Put every certificate the drafts name in the register, unless it is there already."""
+    named = named_certificates(drafts)
     # Insert-or-ignore, then update: a concurrent upload registering the same new number
     # (for another Device Model) is not a conflict, and no statement grows with the upload.
     table = SQLModel.metadata.tables["assurance_certificate"]
-    rows = [
-        {
-            "kind": kind,
-            "number": number,
-            "cpa_certificate_type": info.get("cpa_certificate_type"),
-            "cpa_expiry_date": info.get("cpa_expiry_date"),
-            "cpa_renewal_date": info.get("cpa_renewal_date"),
-            "cpa_conditional_date": info.get("cpa_conditional_date"),
-            "status": CertificateStatus.VALID.value,
-            "created_at": now,
-        }
-        for (kind, number), info in sorted(wanted.items())
-    ]
-    for batch in batches(rows):
-        bulk_insert(
-            session.connection(),
-            table,
-            batch,
-            names=list(rows[0]),
-            ignore_conflicts_on=("kind", "number"),
-        )
+    connection = session.connection()
+    for kind, rows in named.items():
+        if rows:
+            bulk_insert(
+                connection,
+                table,
+                rows,
+                names=list(rows[0]),
+                constants={"kind": kind, "status": CertificateStatus.VALID, "created_at": now},
+                ignore_conflicts_on=("kind", "number"),
+            )
     # A newly declared condition is recorded: it can only bring notices earlier.
     conditions = [
-        {"cert_number": number, "cert_date": info["cpa_conditional_date"]}
-        for (kind, number), info in sorted(wanted.items())
-        if kind == CertificateKind.CPA.value and info.get("cpa_conditional_date")
+        {"cert_number": row["number"], "cert_date": row["cpa_conditional_date"]}
+        for row in named[_CPA]
+        if row["cpa_conditional_date"]
     ]
     if conditions:
-        session.connection().execute(
+        connection.execute(
             update(table)
             .where(
-                table.c.kind == CertificateKind.CPA.value,
+                table.c.kind == _CPA,
                 table.c.number == bindparam("cert_number"),
                 table.c.cpa_conditional_date.is_(None),
             )
