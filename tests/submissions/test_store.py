@@ -219,7 +219,8 @@ def test_certificates_get_ids_in_kind_and_number_order(session: Session) -> None
         }
         for n in (3, 1, 2)
     ]
-    service._register_certificates(session, drafts, utcnow())
+    now = utcnow()
+    service._register_certificates(session, drafts, now)
     session.commit()
     registered = session.exec(
         select(AssuranceCertificate).order_by(col(AssuranceCertificate.id))
@@ -228,6 +229,7 @@ def test_certificates_get_ids_in_kind_and_number_order(session: Session) -> None
     assert pairs == sorted(pairs)
     assert len(pairs) == 9
     assert {c.status for c in registered} == {"valid"}
+    assert {c.created_at for c in registered} == {now}
     assert {c.cpa_expiry_date for c in registered if c.kind == "CPA"} == {EXPIRY}
     assert {c.cpa_expiry_date for c in registered if c.kind != "CPA"} == {None}
 
