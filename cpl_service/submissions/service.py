@@ -419,10 +419,11 @@ def _insert_entries(
     party: Party,
     now: datetime,
 ) -> None:
-    """Insert the checked rows as pending entries numbered `ids`, in one executemany.
+    """Insert the checked rows as pending entries numbered `ids`, with one `bulk_insert`.
 
-    The drafts themselves are the rows handed to the driver (each gains its `id` and
-    `entry_id`): no copy per row, and whatever is the same for every row is bound once.
+    The drafts themselves are the rows handed to the driver, and each gains its `id` and
+    `entry_id` (and a supplier's, its `supplier_confirmation_ref`): no copy per row.
+    Whatever is the same for every row is bound once.
     """
     # Every draft comes out of the same rule set, so all hold the same keys; a draft
     # missing some (never seen, but cheap to allow) has them filled in as None.
@@ -443,7 +444,6 @@ def _insert_entries(
         "removal_proposed": False,
         "created_at": now,
         "updated_at": now,
-        "supplier_confirmation_ref": None,
     }
     # A supplier's own firmware update needs no separate supplier confirmation.
     if party.role == Role.SUPPLIER:
@@ -454,8 +454,9 @@ def _insert_entries(
                 if draft.get("submission_type") == SubmissionType.FIRMWARE_UPDATE
                 else None
             )
-        del constants["supplier_confirmation_ref"]
         names.append("supplier_confirmation_ref")
+    else:
+        constants["supplier_confirmation_ref"] = None
     bulk_insert(
         connection,
         SQLModel.metadata.tables["entry"],
@@ -519,6 +520,8 @@ def _register_certificates(
     named = named_certificates(drafts)
     # Insert-or-ignore, then update: a concurrent upload registering the same new number
     # (for another Device Model) is not a conflict, and no statement grows with the upload.
+    # Every upload inserts in one order, by (kind, number): two registering the same new
+    # numbers wait for each other's rows in that order, never in a cycle.
     table = SQLModel.metadata.tables["assurance_certificate"]
     connection = session.connection()
     for kind, rows in named.items():
