@@ -215,36 +215,23 @@ _BULK_CACHE_KIB = 256 * 1024
 def bulk_load(connection: Connection, tables: Sequence[Table]) -> Iterator[None]:
     """Around a large load into `tables`, inside the caller's open transaction.
 
-    The tables' secondary indexes (those not backing a constraint: on SQLite those
-    created by CREATE INDEX) are dropped, and created again at the end, in the same
-    transaction: building an index once over all the rows is cheaper than updating it row
-    by row (on PostgreSQL above all the search's trigram index). A rollback, or a crash
-    before the commit, leaves them as they were, and a unique index rebuilt over a
-    duplicate raises `IntegrityError` as the insert would have. On SQLite the page cache
-    is enlarged meanwhile. On PostgreSQL, dropping an index locks its table until the
-    commit: other sessions wait to read the tables while the load runs. Other databases:
-    nothing changes.
+    On SQLite: the tables' secondary indexes (those created by CREATE INDEX) are dropped,
+    and created again at the end, in the same transaction: a rollback, or a crash before
+    the commit, leaves them as they were, and a unique index rebuilt over a duplicate
+    raises `IntegrityError` as the insert would have. The page cache is enlarged
+    meanwhile. Other databases: nothing changes.
     """
-    dialect = connection.dialect.name
-    if dialect not in ("sqlite", "postgresql"):
+    if connection.dialect.name != "sqlite":
         yield
         return
     if not connection.in_transaction():  # pragma: no cover - a caller's mistake
         raise RuntimeError("bulk_load needs an open transaction")
-    names = [table.name for table in tables]
-    if dialect == "postgresql":
-        secondary = _postgres_secondary_indexes(connection, names)
-        for name, _ in secondary:
-            connection.exec_driver_sql(f"DROP INDEX {name}")
-        yield
-        for _, sql in secondary:
-            connection.exec_driver_sql(sql)
-        return
     # pysqlite opens the database transaction lazily (at the first write): open it now, so
     # the DROP INDEX below is part of it and never committed on its own.
     raw = connection.connection.dbapi_connection
     if raw is not None and not raw.in_transaction:
         connection.exec_driver_sql("BEGIN")
+    names = [table.name for table in tables]
     marks = ", ".join("?" * len(names))
     indexes = connection.exec_driver_sql(
         "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "  # noqa: S608
@@ -262,22 +249,6 @@ def bulk_load(connection: Connection, tables: Sequence[Table]) -> Iterator[None]
             connection.exec_driver_sql(sql)
     finally:
         connection.exec_driver_sql(f"PRAGMA cache_size = {int(cache)}")
-
-
-def _postgres_secondary_indexes(
-    connection: Connection, tables: Sequence[str]
-) -> list[tuple[str, str]]:
-    """The indexes of `tables` (in the search path's first schema) that back no
-    constraint, as (name as SQL, the CREATE INDEX that makes it again)."""
-    rows = connection.exec_driver_sql(
-        "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) "
-        "FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid "
-        "WHERE t.relname = ANY(%(tables)s) AND t.relnamespace = current_schema()::regnamespace "
-        "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid) "
-        "ORDER BY 1",
-        {"tables": list(tables)},
-    ).all()
-    return [(name, sql) for name, sql in rows]
 
 
 def is_postgres(engine: Engine) -> bool:
