@@ -202,7 +202,9 @@ def bind_column(values: list[Any], column_type: TypeEngine[Any], dialect: Dialec
         and isinstance(impl, Date)
         and getattr(impl, "_storage_format", None) == _SQLITE_DATE_FORMAT
     ):
-        return [v.isoformat() if type(v) is date else process(v) for v in values]
+        return [
+            None if v is None else v.isoformat() if type(v) is date else process(v) for v in values
+        ]
     return list(map(process, values))
 
 
