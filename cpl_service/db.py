@@ -14,7 +14,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Boolean, Connection, Date, DateTime, Engine, String, Table, Update, event
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.types import TypeDecorator, TypeEngine
 from sqlmodel import Session, create_engine
 
@@ -214,20 +214,35 @@ _BULK_CACHE_KIB = 256 * 1024
 
 
 @contextmanager
-def bulk_load(connection: Connection, tables: Sequence[Table]) -> Iterator[None]:
+def bulk_load(
+    connection: Connection, tables: Sequence[Table], *, empty: bool = False
+) -> Iterator[None]:
     """Around a large load into `tables`, inside the caller's open transaction.
 
-    On SQLite: the tables' secondary indexes (those created by CREATE INDEX) are dropped,
-    and created again at the end, in the same transaction: a rollback, or a crash before
-    the commit, leaves them as they were, and a unique index rebuilt over a duplicate
-    raises `IntegrityError` as the insert would have. The page cache is enlarged
-    meanwhile. Other databases: nothing changes.
+    The tables' secondary indexes are dropped, and created again at the end, in the same
+    transaction: building an index once over all the rows is cheaper than updating it
+    row by row. A rollback, or a crash before the commit, leaves them as they were, and a
+    unique index rebuilt over a duplicate raises `IntegrityError` as the insert would have.
+
+    On SQLite (those indexes created by CREATE INDEX): always; the page cache is enlarged
+    meanwhile. On PostgreSQL (those indexes that back no constraint): only when the
+    caller found the tables `empty` (a rebuild over many rows already there would cost
+    more than it saves) and no other session is using them at that moment
+    (`LOCK … NOWAIT`); otherwise the load goes through the indexes as they are. The lock
+    is then held to the commit: other sessions wait to read the tables until the load is
+    in, rather than see them empty. Other databases: nothing changes.
     """
+    if not connection.in_transaction():  # pragma: no cover - a caller's mistake
+        raise RuntimeError("bulk_load needs an open transaction")
+    if connection.dialect.name == "postgresql":
+        rebuild = _postgres_drop_indexes(connection, tables) if empty else []
+        yield
+        for sql in rebuild:
+            connection.exec_driver_sql(sql)
+        return
     if connection.dialect.name != "sqlite":
         yield
         return
-    if not connection.in_transaction():  # pragma: no cover - a caller's mistake
-        raise RuntimeError("bulk_load needs an open transaction")
     # pysqlite opens the database transaction lazily (at the first write): open it now, so
     # the DROP INDEX below is part of it and never committed on its own.
     raw = connection.connection.dbapi_connection
@@ -251,6 +266,31 @@ def bulk_load(connection: Connection, tables: Sequence[Table]) -> Iterator[None]
             connection.exec_driver_sql(sql)
     finally:
         connection.exec_driver_sql(f"PRAGMA cache_size = {int(cache)}")
+
+
+def _postgres_drop_indexes(connection: Connection, tables: Sequence[Table]) -> list[str]:
+    """Drop the secondary indexes of `tables` if the tables can be locked at once; the
+    CREATE INDEX statements that make them again (none when nothing was dropped)."""
+    prepare = connection.dialect.identifier_preparer
+    quoted = ", ".join(prepare.format_table(table) for table in tables)
+    savepoint = connection.begin_nested()
+    try:
+        connection.exec_driver_sql(f"LOCK TABLE {quoted} IN ACCESS EXCLUSIVE MODE NOWAIT")
+    except OperationalError:  # another session holds one of them: no waiting for it
+        savepoint.rollback()
+        return []
+    savepoint.commit()  # the lock stays until the transaction ends
+    indexes = connection.exec_driver_sql(
+        "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) "
+        "FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid "
+        "WHERE t.relname = ANY(%(tables)s) AND t.relnamespace = current_schema()::regnamespace "
+        "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid) "
+        "ORDER BY 1",
+        {"tables": [table.name for table in tables]},
+    ).all()
+    for name, _ in indexes:
+        connection.exec_driver_sql(f"DROP INDEX {name}")
+    return [sql for _, sql in indexes]
 
 
 def is_postgres(engine: Engine) -> bool:

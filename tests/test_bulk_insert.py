@@ -321,3 +321,74 @@ def test_a_value_the_type_refuses_is_refused_alike(dialect_name: str, type_name:
                 bind_column(values, type_, dialect)
         else:  # accepted one by one (e.g. PostgreSQL leaves dates to the server): alike
             assert bind_column(values, type_, dialect) == _one_by_one(values, type_, dialect)
+
+
+def _names(connection: Connection) -> set[str]:
+    found = inspect(connection).get_indexes("entry") + inspect(connection).get_indexes(
+        "entry_event"
+    )
+    return {i["name"] for i in found if i["name"] is not None}
+
+
+def _postgres_only(engine: Engine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite drops the indexes whatever the tables hold (one writer at a time)")
+
+
+def test_postgres_drops_the_indexes_of_empty_tables_for_the_load(engine: Engine) -> None:
+    _postgres_only(engine)
+    tables = SQLModel.metadata.tables
+    with engine.connect() as connection:
+        before = _names(connection)
+    assert "ix_entry_search_trgm" in before
+    with engine.begin() as connection, bulk_load(connection, [tables["entry"]], empty=True):
+        assert "ix_entry_search_trgm" not in _names(connection)
+        assert "uq_entry_live_identity" not in _names(connection)
+        bulk_insert(connection, tables["entry"], [_entry(1, "00000001")], names=list(_entry(1, "")))
+    with engine.connect() as connection:
+        assert _names(connection) == before
+
+
+def test_postgres_keeps_the_indexes_unless_told_the_tables_are_empty(engine: Engine) -> None:
+    _postgres_only(engine)
+    tables = SQLModel.metadata.tables
+    _load(engine, [_entry(1, "00000001")])
+    with engine.begin() as connection, bulk_load(connection, [tables["entry"]]):
+        assert "ix_entry_search_trgm" in _names(connection)
+        bulk_insert(connection, tables["entry"], [_entry(2, "00000002")], names=list(_entry(2, "")))
+    with engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(tables["entry"])).scalar() == 2
+
+
+def test_postgres_does_not_wait_for_a_reader_and_keeps_the_indexes(engine: Engine) -> None:
+    _postgres_only(engine)
+    tables = SQLModel.metadata.tables
+    with engine.connect() as reader:
+        reader.execute(select(tables["entry"].c.id)).all()  # its transaction stays open
+        assert reader.in_transaction()
+        with (
+            engine.begin() as connection,
+            bulk_load(connection, [tables["entry"]], empty=True),
+        ):
+            assert "ix_entry_search_trgm" in _names(connection)
+            rows = [_entry(1, "00000001")]
+            bulk_insert(connection, tables["entry"], rows, names=list(rows[0]))
+    with engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(tables["entry"])).scalar() == 1
+
+
+def test_postgres_refuses_a_duplicate_when_the_dropped_index_is_rebuilt(engine: Engine) -> None:
+    _postgres_only(engine)
+    tables = SQLModel.metadata.tables
+    before = _indexes(engine)
+    rows = [_entry(1, "00000001"), _entry(2, "00000001")]  # two live copies of one model
+    with (
+        pytest.raises(IntegrityError),
+        engine.begin() as connection,
+        bulk_load(connection, [tables["entry"]], empty=True),
+    ):
+        bulk_insert(connection, tables["entry"], rows, names=list(rows[0]))
+        assert "uq_entry_live_identity" not in _names(connection)
+    assert _indexes(engine) == before
+    with engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(tables["entry"])).scalar() == 0
