@@ -29,6 +29,7 @@ from sqlmodel import SQLModel
 from cpl_service.certificates.models import CertificateStatus
 from cpl_service.db import EnumWord, UTCDateTime, bind_column, bulk_insert, bulk_load
 from cpl_service.entries.models import EntryStatus
+from tests.conftest import BACKENDS
 
 NOW = datetime(2026, 5, 4, 3, 2, 1, 123456, tzinfo=UTC)
 
@@ -330,13 +331,15 @@ def _names(connection: Connection) -> set[str]:
     return {i["name"] for i in found if i["name"] is not None}
 
 
-def _postgres_only(engine: Engine) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite drops the indexes whatever the tables hold (one writer at a time)")
+# These run on PostgreSQL only: SQLite drops the indexes whatever the tables hold (it has
+# one writer at a time), which the SQLite tests of `bulk_load` cover.
+postgres_only = pytest.mark.parametrize(
+    "settings", [b for b in BACKENDS if b == "postgresql"], indirect=True
+)
 
 
+@postgres_only
 def test_postgres_drops_the_indexes_of_empty_tables_for_the_load(engine: Engine) -> None:
-    _postgres_only(engine)
     tables = SQLModel.metadata.tables
     with engine.connect() as connection:
         before = _names(connection)
@@ -349,8 +352,8 @@ def test_postgres_drops_the_indexes_of_empty_tables_for_the_load(engine: Engine)
         assert _names(connection) == before
 
 
+@postgres_only
 def test_postgres_keeps_the_indexes_unless_told_the_tables_are_empty(engine: Engine) -> None:
-    _postgres_only(engine)
     tables = SQLModel.metadata.tables
     _load(engine, [_entry(1, "00000001")])
     with engine.begin() as connection, bulk_load(connection, [tables["entry"]]):
@@ -360,8 +363,8 @@ def test_postgres_keeps_the_indexes_unless_told_the_tables_are_empty(engine: Eng
         assert connection.execute(select(func.count()).select_from(tables["entry"])).scalar() == 2
 
 
+@postgres_only
 def test_postgres_does_not_wait_for_a_reader_and_keeps_the_indexes(engine: Engine) -> None:
-    _postgres_only(engine)
     tables = SQLModel.metadata.tables
     with engine.connect() as reader:
         reader.execute(select(tables["entry"].c.id)).all()  # its transaction stays open
@@ -377,8 +380,8 @@ def test_postgres_does_not_wait_for_a_reader_and_keeps_the_indexes(engine: Engin
         assert connection.execute(select(func.count()).select_from(tables["entry"])).scalar() == 1
 
 
+@postgres_only
 def test_postgres_refuses_a_duplicate_when_the_dropped_index_is_rebuilt(engine: Engine) -> None:
-    _postgres_only(engine)
     tables = SQLModel.metadata.tables
     before = _indexes(engine)
     rows = [_entry(1, "00000001"), _entry(2, "00000001")]  # two live copies of one model
