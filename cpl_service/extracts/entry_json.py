@@ -109,7 +109,23 @@ def _sqlite(table: Table) -> ColumnElement[Any]:
     return cast(func.json_object(*arguments, type_=Text), LargeBinary)
 
 
+# The characters `json.dumps` escapes (PostgreSQL text cannot hold U+0000), as a
+# PostgreSQL regular expression.
+_ESCAPED = r'[\u0001-\u001f"\\]'
+
+
 def _postgresql(table: Table) -> ColumnElement[Any]:
+    # `to_json` is most of the cost, and almost no entry holds a character it would
+    # escape: an entry whose text fields hold none has each text put between quotes.
+    texts = [table.c[name] for name in SORTED_FIELDS if name not in FIELD_KINDS]
+    needs_escapes = func.concat(*texts, type_=String).regexp_match(_text(_ESCAPED))
+    return case(
+        (needs_escapes, _postgresql_object(table, escaped=True)),
+        else_=_postgresql_object(table, escaped=False),
+    )
+
+
+def _postgresql_object(table: Table, *, escaped: bool) -> ColumnElement[str]:
     # Constant text between the values (keys, quotes) is gathered into one literal.
     parts: list[str | ColumnElement[str]] = []
     for index, name in enumerate(SORTED_FIELDS):
@@ -127,9 +143,11 @@ def _postgresql(table: Table) -> ColumnElement[Any]:
             parts.append(func.coalesce(_text('"') + day + _text('"'), _text("null")))
         elif kind == "flag":
             parts.append(_flag(column))
-        else:
+        elif escaped:
             quoted = cast(func.to_json(column), Text)
             parts.append(func.coalesce(quoted, _text("null"), type_=String))
+        else:
+            parts.append(func.coalesce(_text('"') + column + _text('"'), _text("null")))
     parts.append("}")
     # `||`, so that a value with no JSON form (a status no extract lists) makes the whole
     # text NULL, which the caller refuses, rather than an object with a hole.

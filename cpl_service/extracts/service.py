@@ -15,11 +15,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import islice
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from sqlalchemy import Engine, func, text, type_coerce, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import QueryableAttribute, defer
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.types import NullType
 from sqlmodel import Session, SQLModel, col, select
 
@@ -247,6 +249,55 @@ def extract_payload(
     return ExtractPayload(payload, len(entry_ids), len(added) + len(changed))
 
 
+def stored_payload(session: Session, sequence: int) -> bytes:
+    """A published extract's payload bytes, read from the database.
+
+    On PostgreSQL in binary form: a `bytea` otherwise comes as hex text, twice the size,
+    which for a 72 MB payload costs three times the CPU and memory to decode.
+    """
+    statement = sa_select(col(Extract.payload)).where(col(Extract.sequence) == sequence)
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        payload: bytes = connection.execute(statement).scalar_one()
+        return payload
+    compiled = statement.compile(dialect=connection.dialect)
+    driver: Any = connection.connection.dbapi_connection  # psycopg, in this transaction
+    with driver.cursor(binary=True) as cursor:
+        cursor.execute(str(compiled), compiled.params)
+        row = cursor.fetchone()
+    if row is None:
+        raise NotFoundError(f"There is no extract {sequence}.")
+    return bytes(row[0])
+
+
+# (SQLModel types the class attributes as their values; they are mapped columns.)
+_BODIES = cast(tuple[QueryableAttribute[Any], ...], (Extract.payload, Extract.payload_gzip))
+
+
+def _previous_extract(session: Session) -> Extract | None:
+    """The newest extract, to follow: its payload read by `stored_payload`, its gzip
+    body not at all."""
+    previous = session.exec(
+        select(Extract)
+        .options(*(defer(column) for column in _BODIES))
+        .order_by(col(Extract.sequence).desc())
+        .limit(1)
+    ).first()
+    if previous is not None:
+        set_committed_value(previous, "payload", stored_payload(session, previous.sequence))
+    return previous
+
+
+# On PostgreSQL (14 and later, built with LZ4): the payload this transaction stores is
+# compressed with LZ4 rather than pglz, several times faster both ways, for the same
+# size within a few per cent. Readers need nothing: each value records its method. A
+# server without LZ4 answers no row and keeps its default.
+_LZ4_IF_AVAILABLE = text(
+    "SELECT set_config('default_toast_compression', 'lz4', true) FROM pg_settings"
+    " WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)"
+)
+
+
 def _checkpoint_later(session: Session) -> Any:
     """On SQLite: this session's connection does not copy the write-ahead log into the
     database when the publication commits (a second copy of the 72 MB payload, which the
@@ -306,9 +357,10 @@ def publish(
                     session.execute(
                         text("SELECT pg_advisory_xact_lock(:k)"), {"k": PUBLISH_LOCK_KEY}
                     )
+                    session.execute(_LZ4_IF_AVAILABLE)
                 else:
                     sqlite = _checkpoint_later(session)
-                previous = latest(session)
+                previous = _previous_extract(session)
                 sequence = previous.sequence + 1 if previous else 1
                 # Never earlier than the previous extract (clocks of several servers may
                 # differ); never in the future. `sequence`, not time, orders extracts.
