@@ -456,15 +456,16 @@ def store_gzip(*, engine: Engine, sequence: int) -> None:
     processes compressing the same extract, the second changes nothing.
     """
     with Session(engine) as session:
-        payload, stored = session.exec(
-            select(Extract.payload, Extract.payload_gzip).where(col(Extract.sequence) == sequence)
+        stored = session.exec(
+            select(Extract.payload_gzip).where(col(Extract.sequence) == sequence)
         ).one()
         if stored is not None:
             return
+        compressed = gzip_payload(stored_payload(session, sequence))
         session.execute(
             update(Extract)
             .where(col(Extract.sequence) == sequence, col(Extract.payload_gzip).is_(None))
-            .values(payload_gzip=gzip_payload(payload))
+            .values(payload_gzip=compressed)
         )
         session.commit()
 
@@ -498,9 +499,10 @@ def payload_of(session: Session, ref: ExtractRef) -> StoredPayload:
         if cached is not None:
             _PAYLOADS.move_to_end(key)
             return cached
-    identity, compressed = session.exec(
-        select(Extract.payload, Extract.payload_gzip).where(col(Extract.sequence) == ref.sequence)
+    compressed = session.exec(
+        select(Extract.payload_gzip).where(col(Extract.sequence) == ref.sequence)
     ).one()
+    identity = stored_payload(session, ref.sequence)
     # Not stored yet (just published) or never (published before migration 0004).
     stored = StoredPayload(identity, compressed or gzip_payload(identity))
     with _payload_lock:
