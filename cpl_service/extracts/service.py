@@ -116,9 +116,11 @@ def _changes(
 
 def _statuses(previous: Extract | None) -> dict[str, str] | None:
     """Each entry's status in `previous`, by entry ID (the plain definition)."""
-    if previous is None:
-        return None
-    return {e["entry_id"]: e["status"] for e in json.loads(previous.payload)["entries"]}
+    return None if previous is None else _decoded_statuses(previous.payload)
+
+
+def _decoded_statuses(payload: bytes) -> dict[str, str]:
+    return {e["entry_id"]: e["status"] for e in json.loads(payload)["entries"]}
 
 
 # In canonical bytes a `"` inside a string is always written `\"`, so an unescaped `"`
@@ -141,7 +143,7 @@ def listed_statuses(payload: bytes, entry_count: int) -> dict[str, str]:
     entry_ids = _ENTRY_ID.findall(payload)
     statuses = _STATUS.findall(payload)
     if not len(entry_ids) == len(statuses) == entry_count:
-        return {e["entry_id"]: e["status"] for e in json.loads(payload)["entries"]}
+        return _decoded_statuses(payload)
     # Each match is one JSON string: decoded all at once, exactly as `json.loads` would.
     return dict(
         zip(
