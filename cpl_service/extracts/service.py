@@ -291,9 +291,10 @@ def _previous_extract(session: Session) -> Extract | None:
 
 
 # On PostgreSQL (14 and later, built with LZ4): the payload this transaction stores is
-# compressed with LZ4 rather than pglz, several times faster both ways, for the same
-# size within a few per cent. Readers need nothing: each value records its method. A
-# server without LZ4 answers no row and keeps its default.
+# compressed with LZ4 rather than pglz: for 100,000 entries the insert takes half the
+# time (0.27 s, not 0.55 s) and reading it back less, for 4.5 MB stored instead of 3.7.
+# Readers need nothing: each value records its method. A server without LZ4 answers no
+# row and keeps its default.
 _LZ4_IF_AVAILABLE = text(
     "SELECT set_config('default_toast_compression', 'lz4', true) FROM pg_settings"
     " WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)"
