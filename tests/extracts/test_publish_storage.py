@@ -57,8 +57,9 @@ def test_payloads_are_stored_with_lz4_where_postgresql_offers_it(
                 " WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)"
             )
         ).scalar_one()
+        if not offered:  # before PostgreSQL 14, or built without LZ4: stored as ever
+            return
         method = connection.execute(
             text("SELECT pg_column_compression(payload) FROM extract WHERE sequence = 1")
         ).scalar_one()
-        default = connection.execute(text("SHOW default_toast_compression")).scalar_one()
-    assert method == ("lz4" if offered else default)
+    assert method == "lz4"
