@@ -7,7 +7,9 @@ escaped as `json.dumps(..., ensure_ascii=False)` escapes them (`"` and `\\` with
 backslash; `\\b \\f \\n \\r \\t`; every other character below U+0020 as `\\u00xx` in
 lower-case hex; nothing else, not U+007F, U+2028 or any non-ASCII character). Both
 databases' own JSON string writers (SQLite's `json_object`, PostgreSQL's `to_json`) follow
-exactly these rules; `tests/extracts/test_entry_json.py` holds every code point to it.
+exactly these rules; `tests/extracts/test_entry_json.py` holds every code point to it. On
+PostgreSQL, `to_json` (the query's main cost) is used only for entries with a character to
+escape; the others' texts are put between quotes as they are.
 
 Each value, as `public_entry` makes it:
 - text: the string, or `null`;
