@@ -371,6 +371,7 @@ def publish(
                 if previous and issued_at < previous.issued_at:
                     issued_at = previous.issued_at
                 next_update = issued_at + timedelta(days=settings.extract_validity_days)
+                previous_sha256 = previous.sha256 if previous else None
                 built = extract_payload(
                     session=session,
                     sequence=sequence,
@@ -378,6 +379,7 @@ def publish(
                     next_update=next_update,
                     previous=previous,
                 )
+                previous = None  # its payload (72 MB for 100,000 entries) is done with
                 payload = built.payload
                 digest = hashlib.sha256(payload)
                 signature = sign_detached(
@@ -388,7 +390,7 @@ def publish(
                     issued_at=issued_at,
                     next_update=next_update,
                     sha256=digest.hexdigest(),
-                    previous_sha256=previous.sha256 if previous else None,
+                    previous_sha256=previous_sha256,
                     entry_count=built.entry_count,
                     change_count=built.change_count,
                     payload=payload,
