@@ -1,21 +1,22 @@
 """Listed entries read a column at a time, as the driver gives them (for bulk output).
 
-The extract and the exports turn 100,000 rows of some 25 columns into text. Converting
-value by value through SQLAlchemy's result types and then through a Python function per
-cell costs several seconds; here the columns are selected untyped (no result processing),
-each batch is transposed into columns, and each column is converted in one pass with the
-converter its kind needs. The raw values differ by database (SQLite gives dates and
+The exports turn 100,000 rows of some 25 columns into text (the extract has the database
+write its text instead: `extracts.entry_json`). Converting value by value through
+SQLAlchemy's result types and then through a Python function per cell costs several
+seconds; here the columns are selected untyped (no result processing), each batch is
+transposed into columns, and each column is converted in one pass with the converter its
+kind needs. The raw values differ by database (SQLite gives dates and
 datetimes as ISO text and flags as 0/1; PostgreSQL gives `date`, aware `datetime` and
 `bool`), so every converter takes either form and gives the same result as the typed path.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, Table, select, type_coerce
+from sqlalchemy import ColumnElement, Connection, Select, Table, type_coerce
 from sqlalchemy.types import NullType
 
 from cpl_service.clock import rfc3339
@@ -40,11 +41,6 @@ def column_batches(
             yield list(zip(*partition, strict=True))
         else:  # pragma: no cover - partitions() yields only non-empty batches
             yield [()] * width
-
-
-def listed_statement(table: Table, names: Sequence[str]) -> Select[Any]:
-    """Untyped columns of every entry ever made Active (the extract's population)."""
-    return select(*untyped(table, names)).where(table.c.first_active_at.is_not(None))
 
 
 def rfc3339_texts(values: Iterable[Any]) -> list[str | None]:

@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import json
 import logging
+import operator
 import re
 import threading
 import time
@@ -13,12 +14,15 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from json.encoder import encode_basestring
-from typing import Any, Protocol
+from itertools import islice
+from typing import Any, Protocol, cast
 
-from sqlalchemy import Engine, func, text, update
+from sqlalchemy import Engine, func, text, type_coerce, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import QueryableAttribute, defer
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.types import NullType
 from sqlmodel import Session, SQLModel, col, select
 
 from cpl_service.clock import rfc3339
@@ -26,12 +30,8 @@ from cpl_service.config import Settings
 from cpl_service.db import is_postgres, update_one
 from cpl_service.errors import ConflictError, InvalidInputError, NotFoundError
 from cpl_service.extracts.canonical import canonical_json
-from cpl_service.extracts.columns import (
-    column_batches,
-    iso_date_texts,
-    listed_statement,
-    rfc3339_texts,
-)
+from cpl_service.extracts.columns import untyped
+from cpl_service.extracts.entry_json import code_point_order, entry_json
 from cpl_service.extracts.models import ACKNOWLEDGEMENTS, DccStatus, Extract
 from cpl_service.extracts.rows import EXTRACT_FIELDS, STATUS_WORDS, public_entry
 from cpl_service.parties import audit
@@ -63,7 +63,7 @@ def build_document(
     """
     entries = sorted(entries, key=lambda e: e["entry_id"])
     added, changed = _changes(
-        [e["entry_id"] for e in entries], [e["status"] for e in entries], previous
+        [e["entry_id"] for e in entries], [e["status"] for e in entries], _statuses(previous)
     )
     return _head(
         sequence=sequence,
@@ -101,17 +101,57 @@ def _head(
 
 
 def _changes(
-    entry_ids: list[str], statuses: list[str], previous: Extract | None
+    entry_ids: list[str], statuses: list[str], before: dict[str, str] | None
 ) -> tuple[list[str], list[str]]:
-    """The entries added, and those whose status changed, since `previous` (in order)."""
-    if previous is None:
+    """The entries added, and those whose status changed, since the extract whose
+    statuses by entry ID are `before` (in order); all are added when there is none."""
+    if before is None:
         return list(entry_ids), []
-    before = {e["entry_id"]: e["status"] for e in json.loads(previous.payload)["entries"]}
     added = [i for i in entry_ids if i not in before]
     changed = [
         i for i, status in zip(entry_ids, statuses, strict=True) if before.get(i, status) != status
     ]
     return added, changed
+
+
+def _statuses(previous: Extract | None) -> dict[str, str] | None:
+    """Each entry's status in `previous`, by entry ID (the plain definition)."""
+    return None if previous is None else _decoded_statuses(previous.payload)
+
+
+def _decoded_statuses(payload: bytes) -> dict[str, str]:
+    return {e["entry_id"]: e["status"] for e in json.loads(payload)["entries"]}
+
+
+# In canonical bytes a `"` inside a string is always written `\"`, so an unescaped `"`
+# followed by a letter opens a string, and a string followed by `:` is a key. Hence
+# `"entry_id":"` and `"status":"` occur only where an object has that key: an escaped
+# `\"` starting a match would need a key holding `\"entry_id` or `\"status`, and the
+# extract has none. Only entries have these keys (the head has `status_changed`), each
+# exactly once, `entry_id` before `status` (keys are sorted), entries in order.
+_ENTRY_ID = re.compile(rb'"entry_id":("(?:[^"\\]|\\.)*")')
+_STATUS = re.compile(rb'"status":("[^"\\]*")')
+
+
+def listed_statuses(payload: bytes, entry_count: int) -> dict[str, str]:
+    """Each entry's status by entry ID in a published extract's canonical bytes: what
+    `_statuses` reads, without decoding the whole document (72 MB for 100,000 entries).
+
+    Falls back to decoding it all if the bytes are not canonical JSON of this format (the
+    counts of `entry_id` and `status` keys found then differ from `entry_count`).
+    """
+    entry_ids = _ENTRY_ID.findall(payload)
+    statuses = _STATUS.findall(payload)
+    if not len(entry_ids) == len(statuses) == entry_count:
+        return _decoded_statuses(payload)
+    # Each match is one JSON string: decoded all at once, exactly as `json.loads` would.
+    return dict(
+        zip(
+            json.loads(b"[" + b",".join(entry_ids) + b"]"),
+            json.loads(b"[" + b",".join(statuses) + b"]"),
+            strict=True,
+        )
+    )
 
 
 def published_entries(session: Session) -> list[dict[str, Any]]:
@@ -136,50 +176,7 @@ class ExtractPayload:
     change_count: int
 
 
-def _json_column(kind: str, values: tuple[Any, ...]) -> tuple[bool, list[Any] | tuple[Any, ...]]:
-    """One column of entries as JSON texts, exactly as `json.dumps` writes them.
-
-    Returns `(quoted, texts)`: when every value is a string that JSON writes as itself
-    (the usual case), the raw strings, which the entry template puts between quotes;
-    otherwise each value's full JSON text.
-    """
-    if kind == "flag":
-        return False, ["true" if v else "false" for v in values]
-    if kind == "status":
-        values = tuple(map(STATUS_WORDS.__getitem__, values))
-    elif kind == "moment":
-        values = tuple(rfc3339_texts(values))
-    elif kind == "date":
-        values = tuple(iso_date_texts(values))
-    if None not in values:
-        try:
-            if _NEEDS_ESCAPE.search("".join(values)) is None:
-                return True, values
-        except TypeError:  # not all strings: encoding below says which
-            pass
-    return False, ["null" if v is None else encode_basestring(v) for v in values]
-
-
-# What `json.dumps(..., ensure_ascii=False)` escapes in a string.
-_NEEDS_ESCAPE = re.compile(r'[\x00-\x1f\\"]')
-# How each extract field's raw value becomes JSON (the same rules as `public_entry`).
-_FIELD_KINDS: dict[str, str] = {
-    "status": "status",
-    "status_effective_at": "moment",
-    "cpa_expiry_date": "date",
-    "cpa_renewal_date": "date",
-    "cpa_conditional_date": "date",
-    "smets1": "flag",
-}
-_SORTED_FIELDS = tuple(sorted(EXTRACT_FIELDS))
-_KEYS = [encode_basestring(name) for name in _SORTED_FIELDS]
-_ENTRIES_PLACEHOLDER = '"entries":[]'
-
-
-def _entry_template(quoted: list[bool]) -> str:
-    """One entry object with its keys sorted, a `%s` for each value's text."""
-    parts = (f'{key}:"%s"' if q else f"{key}:%s" for key, q in zip(_KEYS, quoted, strict=True))
-    return "{" + ",".join(parts) + "}"
+_ENTRIES_PLACEHOLDER = b'"entries":[]'
 
 
 def extract_payload(
@@ -193,29 +190,41 @@ def extract_payload(
     """The canonical bytes of the extract `build_document` describes, for every published
     entry, byte for byte what `canonical_json(build_document(...))` gives.
 
-    Written column by column from raw driver values (see `extracts.columns`), never as one
-    dict per entry: for 100,000 entries several times faster, in a fraction of the memory.
+    The database writes each entry's JSON object (`extracts.entry_json`) and gives them
+    in entry ID order; Python joins them a batch at a time, and reads the previous
+    extract's statuses with `listed_statuses`. For 100,000 entries several times faster
+    than building the document, in a fraction of the memory.
     """
     table = SQLModel.metadata.tables["entry"]
-    statement = listed_statement(table, _SORTED_FIELDS)
-    kinds = [_FIELD_KINDS.get(name, "text") for name in _SORTED_FIELDS]
-    id_at = _SORTED_FIELDS.index("entry_id")
-    status_at = _SORTED_FIELDS.index("status")
-    texts: list[str] = []
+    connection = session.connection()
+    dialect = connection.dialect.name
+    statement = (
+        sa_select(
+            *untyped(table, ("entry_id", "status")),
+            type_coerce(entry_json(table, dialect), NullType()),
+        )
+        .where(table.c.first_active_at.is_not(None))
+        .order_by(code_point_order(table.c.entry_id, dialect))
+    )
     entry_ids: list[str] = []
     statuses: list[str] = []
-    for columns in column_batches(
-        session.connection(), statement, size=_FETCH_BATCH, width=len(_SORTED_FIELDS)
-    ):
-        entry_ids.extend(columns[id_at])
-        statuses.extend(STATUS_WORDS[v] for v in columns[status_at])
-        encoded = [_json_column(kind, values) for kind, values in zip(kinds, columns, strict=True)]
-        template = _entry_template([quoted for quoted, _ in encoded])
-        texts.extend(map(template.__mod__, zip(*(texts for _, texts in encoded), strict=True)))
-    order = sorted(range(len(entry_ids)), key=entry_ids.__getitem__)
-    entry_ids = [entry_ids[i] for i in order]
-    statuses = [statuses[i] for i in order]
-    added, changed = _changes(entry_ids, statuses, previous)
+    chunks: list[bytes] = []
+    result = connection.execute(statement.execution_options(yield_per=_FETCH_BATCH))
+    for partition in result.partitions():
+        ids, stored, objects = zip(*partition, strict=True)
+        if None in objects:  # pragma: no cover - every listed entry has a status, a moment
+            raise AssertionError("a listed entry has no extract form")
+        entry_ids += ids
+        statuses += map(STATUS_WORDS.__getitem__, stored)
+        # UTF-8 bytes from SQLite, text from PostgreSQL: one chunk per batch, so the
+        # entries' texts never live as 100,000 separate objects.
+        chunk = b",".join(objects) if type(objects[0]) is bytes else ",".join(objects).encode()
+        chunks.append(chunk)
+    # Entry IDs are unique, so each follows the one before strictly, as `sorted` has them.
+    if not all(map(operator.lt, entry_ids, islice(entry_ids, 1, None))):
+        raise AssertionError("the database did not give the entries in entry ID order")
+    before = listed_statuses(previous.payload, previous.entry_count) if previous else None
+    added, changed = _changes(entry_ids, statuses, before)
     head = canonical_json(
         _head(
             sequence=sequence,
@@ -223,19 +232,73 @@ def extract_payload(
             next_update=next_update,
             previous=previous,
             entries=[],
-            entry_count=len(order),
+            entry_count=len(entry_ids),
             added=added,
             changed=changed,
         )
     )
     # Only the key itself can read `"entries":[]` unescaped: inside a string value every
     # `"` is written as `\"`.
-    before, empty, after = head.decode("utf-8").partition(_ENTRIES_PLACEHOLDER)
+    start, empty, end = head.partition(_ENTRIES_PLACEHOLDER)
     if not empty:  # pragma: no cover - the head always has the key
         raise AssertionError("the extract head has no entries key")
-    body = ",".join([texts[i] for i in order])
-    payload = f'{before}"entries":[{body}]{after}'.encode()
-    return ExtractPayload(payload, len(order), len(added) + len(changed))
+    # One join, so the 72 MB payload is copied once.
+    parts = [start, b'"entries":[']
+    for index, chunk in enumerate(chunks):
+        parts += [b",", chunk] if index else [chunk]
+    parts += [b"]", end]
+    payload = b"".join(parts)
+    return ExtractPayload(payload, len(entry_ids), len(added) + len(changed))
+
+
+def stored_payload(session: Session, sequence: int) -> bytes:
+    """A published extract's payload bytes, read from the database.
+
+    On PostgreSQL in binary form: a `bytea` otherwise comes as hex text, twice the size,
+    which for a 72 MB payload costs three times the CPU and memory to decode.
+    """
+    statement = sa_select(col(Extract.payload)).where(col(Extract.sequence) == sequence)
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        payload: bytes = connection.execute(statement).scalar_one()
+        return payload
+    compiled = statement.compile(dialect=connection.dialect)
+    driver: Any = connection.connection.dbapi_connection  # psycopg, in this transaction
+    with driver.cursor(binary=True) as cursor:
+        cursor.execute(str(compiled), compiled.params)
+        row = cursor.fetchone()
+    if row is None:
+        raise NotFoundError(f"There is no extract {sequence}.")
+    return bytes(row[0])
+
+
+# (SQLModel types the class attributes as their values; they are mapped columns.)
+_BODIES = cast(tuple[QueryableAttribute[Any], ...], (Extract.payload, Extract.payload_gzip))
+
+
+def _previous_extract(session: Session) -> Extract | None:
+    """The newest extract, to follow: its payload read by `stored_payload`, its gzip
+    body not at all."""
+    previous = session.exec(
+        select(Extract)
+        .options(*(defer(column) for column in _BODIES))
+        .order_by(col(Extract.sequence).desc())
+        .limit(1)
+    ).first()
+    if previous is not None:
+        set_committed_value(previous, "payload", stored_payload(session, previous.sequence))
+    return previous
+
+
+# On PostgreSQL (14 and later, built with LZ4): the payload this transaction stores is
+# compressed with LZ4 rather than pglz: for 100,000 entries the insert takes half the
+# time (0.27 s, not 0.55 s) and reading it back less, for 4.5 MB stored instead of 3.7.
+# Readers need nothing: each value records its method. A server without LZ4 answers no
+# row and keeps its default.
+_LZ4_IF_AVAILABLE = text(
+    "SELECT set_config('default_toast_compression', 'lz4', true) FROM pg_settings"
+    " WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)"
+)
 
 
 def _checkpoint_later(session: Session) -> Any:
@@ -297,9 +360,10 @@ def publish(
                     session.execute(
                         text("SELECT pg_advisory_xact_lock(:k)"), {"k": PUBLISH_LOCK_KEY}
                     )
+                    session.execute(_LZ4_IF_AVAILABLE)
                 else:
                     sqlite = _checkpoint_later(session)
-                previous = latest(session)
+                previous = _previous_extract(session)
                 sequence = previous.sequence + 1 if previous else 1
                 # Never earlier than the previous extract (clocks of several servers may
                 # differ); never in the future. `sequence`, not time, orders extracts.
@@ -307,6 +371,7 @@ def publish(
                 if previous and issued_at < previous.issued_at:
                     issued_at = previous.issued_at
                 next_update = issued_at + timedelta(days=settings.extract_validity_days)
+                previous_sha256 = previous.sha256 if previous else None
                 built = extract_payload(
                     session=session,
                     sequence=sequence,
@@ -314,6 +379,7 @@ def publish(
                     next_update=next_update,
                     previous=previous,
                 )
+                previous = None  # its payload (72 MB for 100,000 entries) is done with
                 payload = built.payload
                 digest = hashlib.sha256(payload)
                 signature = sign_detached(
@@ -324,7 +390,7 @@ def publish(
                     issued_at=issued_at,
                     next_update=next_update,
                     sha256=digest.hexdigest(),
-                    previous_sha256=previous.sha256 if previous else None,
+                    previous_sha256=previous_sha256,
                     entry_count=built.entry_count,
                     change_count=built.change_count,
                     payload=payload,
@@ -395,15 +461,16 @@ def store_gzip(*, engine: Engine, sequence: int) -> None:
     processes compressing the same extract, the second changes nothing.
     """
     with Session(engine) as session:
-        payload, stored = session.exec(
-            select(Extract.payload, Extract.payload_gzip).where(col(Extract.sequence) == sequence)
+        stored = session.exec(
+            select(Extract.payload_gzip).where(col(Extract.sequence) == sequence)
         ).one()
         if stored is not None:
             return
+        compressed = gzip_payload(stored_payload(session, sequence))
         session.execute(
             update(Extract)
             .where(col(Extract.sequence) == sequence, col(Extract.payload_gzip).is_(None))
-            .values(payload_gzip=gzip_payload(payload))
+            .values(payload_gzip=compressed)
         )
         session.commit()
 
@@ -437,9 +504,10 @@ def payload_of(session: Session, ref: ExtractRef) -> StoredPayload:
         if cached is not None:
             _PAYLOADS.move_to_end(key)
             return cached
-    identity, compressed = session.exec(
-        select(Extract.payload, Extract.payload_gzip).where(col(Extract.sequence) == ref.sequence)
+    compressed = session.exec(
+        select(Extract.payload_gzip).where(col(Extract.sequence) == ref.sequence)
     ).one()
+    identity = stored_payload(session, ref.sequence)
     # Not stored yet (just published) or never (published before migration 0004).
     stored = StoredPayload(identity, compressed or gzip_payload(identity))
     with _payload_lock:
