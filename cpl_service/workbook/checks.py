@@ -272,16 +272,14 @@ def check_rows(rows: Sequence[RawRow], *, context: CheckContext) -> CheckReport:
     return _check_rows(rows, context=context)
 
 
-def _check_rows(
-    rows: Sequence[RawRow], *, context: CheckContext, settle: bool = True
-) -> CheckReport:
-    """`check_rows`; with `settle=False` every cell goes through its one-cell rule (the
-    tests compare the two)."""
-    checker = _Checker(context)
+def _check_rows(rows: Sequence[RawRow], *, context: CheckContext, fast: bool = True) -> CheckReport:
+    """`check_rows`; with `fast=False` every cell goes through its one-cell rule and every
+    value is parsed afresh (the tests compare the two)."""
+    checker = _Checker(context, fast=fast)
     report = CheckReport()
     for start in range(0, len(rows), SETTLE_BLOCK):
         block = rows[start : start + SETTLE_BLOCK]
-        if settle:
+        if fast:
             checker.settle(block)
         for row in block:
             entry, row_issues, complete = checker.check(row)
@@ -320,7 +318,7 @@ def _conditional(day: date | None) -> str:
 
 
 class _Checker:
-    def __init__(self, context: CheckContext) -> None:
+    def __init__(self, context: CheckContext, *, fast: bool = True) -> None:
         self.context = context
         self.source = context.source
         specs = list(context.specifications.values())
@@ -335,7 +333,8 @@ class _Checker:
         # Rows repeat a handful of device types and specification names: look each up once.
         self.device_cache: dict[str, PhysicalDeviceType | None] = {}
         self.key_cache: dict[tuple[str, str | None], tuple[str, tuple[int, ...]] | None] = {}
-        self.parsed_cache: dict[tuple[str, type, object] | None, Any] = {}
+        # What `_parsed` read, by field and value (None: parse every cell afresh).
+        self.parsed_cache: dict[tuple[str, type, object], Any] | None = {} if fast else None
         # The fields whose every cell in the current block its rule takes as it is.
         self.plain: frozenset[str] = frozenset()
         columns = self.source.layout.columns
@@ -557,22 +556,24 @@ class _Checker:
         value = self.values.get(name)
         # Flags, dates and moments repeat down a column: each value is parsed once. The type
         # is part of the key, as 1 == 1.0 == True.
-        key: tuple[str, type, object] | None = (name, value.__class__, value)
-        try:
-            hit: _T | None = self.parsed_cache[key]
-            return hit
-        except KeyError:
-            pass
-        except TypeError:  # an unhashable value: only from a caller other than the reader
-            key = None
+        cache = self.parsed_cache
+        key = (name, value.__class__, value)
+        if cache is not None:
+            try:
+                hit: _T | None = cache[key]
+                return hit
+            except KeyError:
+                pass
+            except TypeError:  # an unhashable value: only from a caller other than the reader
+                cache = None
         try:
             result = parse(value)
         except ValueError:
             found = f"; found {show(cell_text(value) or '')}" if quote else ""
             self._error(name, code, f"{HEADING_OF[name]} {rule}{found}.")
             return None
-        if key is not None:
-            self.parsed_cache[key] = result
+        if cache is not None:
+            cache[key] = result
         return result
 
     # the rules of a listed entry -----------------------------------------------------
