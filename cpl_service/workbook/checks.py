@@ -1105,21 +1105,24 @@ class _Checker:
         if any(p is None for p in parts):
             return
         identity: Identity = parts
+        other = self.seen_identities.get(identity)
+        if other is None:
+            self.seen_identities[identity] = self.row
+        live = identity in self.context.live_identities
+        if other is None and not live:
+            return
         device = BY_CODE[identity[4]].name
         described = (
             f"Manufacturer ID {identity[0]}, Model ID {identity[1]}, Hardware Version "
             f"{identity[2]}, Firmware Version {identity[3]}, {device}"
         )
-        other = self.seen_identities.get(identity)
         if other is not None:
             self._error(
                 "firmware_version",
                 "duplicate-in-file",
                 f"This Device Model ({described}) is already given in row {other}.",
             )
-        else:
-            self.seen_identities[identity] = self.row
-        if identity in self.context.live_identities:
+        if live:
             self._error(
                 "firmware_version",
                 "duplicate-entry",
