@@ -10,9 +10,9 @@ heading row is found and matched to the layout's columns, and each non-blank row
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from itertools import compress, count, islice, repeat
+from itertools import chain, compress, count, islice, repeat
 from operator import itemgetter, ne
 from typing import Any
 
@@ -230,27 +230,22 @@ class _Picker:
         return [(v,) for v in picked] if self.single else picked
 
 
-_BLANK = {"": None}
-
-
-def _cleaned(column: tuple[Any, ...]) -> Sequence[Any]:
-    """A column's cells with text of nothing but spaces (or nothing) as None, an empty cell."""
-    texts = column if set(map(type, column)) <= {str} else [v for v in column if type(v) is str]
-    if any(map(str.isspace, texts)):
-        return [None if type(v) is str and (not v or v.isspace()) else v for v in column]
-    if "" in texts:
-        return list(map(_BLANK.get, column, column))
-    return column
-
-
 def _take(chunk: list[list[Any]], first: int, names: list[str], pick: _Picker) -> list[RawRow]:
-    """The non-blank rows of `chunk`, whose first row is Excel row `first`, keyed by field."""
+    """The non-blank rows of `chunk`, whose first row is Excel row `first`, keyed by field.
+
+    Text of nothing but spaces (or nothing) is an empty cell, None. Such text is found among
+    the chunk's distinct values, so each row is mapped in C, and only when there is any.
+    """
     if not names:  # no column of the layout: every row is blank
         return []
-    columns = map(_cleaned, zip(*pick(chunk), strict=True))
-    cells = list(zip(*columns, strict=True))
-    blank = (None,) * len(names)
-    filled = list(map(ne, cells, repeat(blank)))
+    cells = pick(chunk)
+    blanks = [
+        v for v in set(chain.from_iterable(cells)) if type(v) is str and (not v or v.isspace())
+    ]
+    if blanks:
+        as_empty = dict.fromkeys(blanks).get
+        cells = list(map(tuple, map(map, repeat(as_empty), cells, cells)))
+    filled = list(map(ne, cells, repeat((None,) * len(names))))
     return list(
         map(
             RawRow,
