@@ -10,10 +10,9 @@ heading row is found and matched to the layout's columns, and each non-blank row
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from itertools import chain, compress, count, islice, repeat
-from operator import itemgetter, ne
+from operator import itemgetter
 from typing import Any
 
 from openpyxl.utils import get_column_letter
@@ -26,8 +25,6 @@ from cpl_service.workbook.zipsafety import MiB, inspect_workbook
 
 _HEADING_SCAN_ROWS = 10
 _MAX_COLUMNS = 1024
-# Rows are taken from the sheet this many at a time, a column at a time.
-_CHUNK_ROWS = 2048
 
 
 @dataclass(frozen=True)
@@ -184,21 +181,35 @@ def _read_cells(
     heading_row = best_index + 1
     mapping, headings, issues = _map_headings(head[best_index], heading_row, first_col, layout)
 
-    names = [name for _, name in mapping]
-    pick = _Picker([index for index, _ in mapping])
     parsed_rows: list[RawRow] = []
-    row_number = heading_row + 1
-    chunk = head[best_index + 1 :]
-    while chunk:
-        taken = _take(chunk, row_number, names, pick)
-        if len(parsed_rows) + len(taken) > limits.max_rows:
+    names = [name for _, name in mapping]
+    indices = [index for index, _ in mapping]
+    needed = max(indices, default=-1) + 1
+    pick = _picker(indices)
+
+    def take(excel_row: int, row: list[Any]) -> None:
+        if len(row) >= needed:
+            picked: Sequence[Any] = pick(row)
+        else:
+            size = len(row)
+            picked = [row[i] if i < size else None for i in indices]
+        # Text of nothing but spaces is an empty cell.
+        cleaned = [None if type(v) is str and (not v or v.isspace()) else v for v in picked]
+        if cleaned.count(None) == len(cleaned):
+            return
+        if len(parsed_rows) >= limits.max_rows:
             raise UploadTooLargeError(
                 f"The workbook has more than {limits.max_rows:,} data rows; split the rows over "
                 "several uploads."
             )
-        parsed_rows += taken
-        row_number += len(chunk)
-        chunk = list(islice(rows, _CHUNK_ROWS))
+        parsed_rows.append(RawRow(excel_row, dict(zip(names, cleaned, strict=True))))
+
+    for offset, row in enumerate(head[best_index + 1 :]):
+        take(heading_row + 1 + offset, row)
+    excel_row = len(head)
+    for row in rows:
+        excel_row += 1
+        take(excel_row, row)
 
     if not parsed_rows:
         raise UnreadableWorkbookError(
@@ -214,45 +225,11 @@ def _read_cells(
     )
 
 
-class _Picker:
-    """The cells of rows at the mapped column indexes, as tuples (None past a row's end)."""
-
-    def __init__(self, indices: list[int]) -> None:
-        self.indices = indices
-        self.needed = max(indices, default=-1) + 1
-        self.get: Callable[[list[Any]], Any] = itemgetter(*indices) if indices else tuple
-        self.single = len(indices) == 1
-
-    def __call__(self, rows: list[list[Any]]) -> list[tuple[Any, ...]]:
-        if min(map(len, rows)) < self.needed:
-            return [tuple(row[i] if i < len(row) else None for i in self.indices) for row in rows]
-        picked = list(map(self.get, rows))
-        return [(v,) for v in picked] if self.single else picked
-
-
-def _take(chunk: list[list[Any]], first: int, names: list[str], pick: _Picker) -> list[RawRow]:
-    """The non-blank rows of `chunk`, whose first row is Excel row `first`, keyed by field.
-
-    Text of nothing but spaces (or nothing) is an empty cell, None. Such text is found among
-    the chunk's distinct values, so each row is mapped in C, and only when there is any.
-    """
-    if not names:  # no column of the layout: every row is blank
-        return []
-    cells = pick(chunk)
-    blanks = [
-        v for v in set(chain.from_iterable(cells)) if type(v) is str and (not v or v.isspace())
-    ]
-    if blanks:
-        as_empty = dict.fromkeys(blanks).get
-        cells = list(map(tuple, map(map, repeat(as_empty), cells, cells)))
-    filled = list(map(ne, cells, repeat((None,) * len(names))))
-    return list(
-        map(
-            RawRow,
-            compress(count(first), filled),
-            map(dict, map(zip, repeat(names), compress(cells, filled))),
-        )
-    )
+def _picker(indices: list[int]) -> Callable[[list[Any]], Sequence[Any]]:
+    """The cells of a row at `indices`, in one call in C when there are two or more."""
+    if len(indices) > 1:
+        return itemgetter(*indices)
+    return lambda row: [row[i] for i in indices]
 
 
 def _map_headings(

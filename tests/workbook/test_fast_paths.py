@@ -1,17 +1,15 @@
 """The fast paths of reading and checking rows give exactly what the one-cell rules give.
 
-Whole columns are settled at once (`checks.plain_*`), rows are taken from the sheet a chunk
-at a time (`reader._take`), the formula scan searches for a literal first
-(`zipsafety._has_formula`). Each is compared here with the slow path it stands in for, on
-random and hostile values: an odd value must always fall through to the rule that reports
-it, never be taken as it is.
+Whole columns are settled at once (`checks.plain_*`), parsed flags and dates are reused,
+and the formula scan searches for a literal first (`zipsafety._has_formula`). Each is
+compared here with the slow path it stands in for, on random and hostile values: an odd
+value must always fall through to the rule that reports it, never be taken as it is.
 """
 
 from __future__ import annotations
 
 import itertools
 import string
-from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -27,7 +25,6 @@ from cpl_service.workbook import (
     RawRow,
     RowSource,
     checks,
-    reader,
     zipsafety,
 )
 from cpl_service.workbook.checks import (
@@ -40,7 +37,7 @@ from cpl_service.workbook.checks import (
     plain_hexes,
     plain_texts,
 )
-from cpl_service.workbook.headings import HEADING_OF, SUBMISSION_LAYOUT
+from cpl_service.workbook.headings import CPL_LAYOUT, HEADING_OF, SUBMISSION_LAYOUT
 from cpl_service.workbook.reader import ReadLimits, read_workbook
 from cpl_service.workbook.report import CheckReport
 
@@ -302,52 +299,10 @@ def test_the_column_predicates_refuse_each_odd_value() -> None:
     assert plain_dates([date(2030, 1, 1), None])
 
 
-# --- taking rows from the sheet -------------------------------------------------------------
+# --- the rows read from a sheet -----------------------------------------------------------
 
 
-def take_one_by_one(
-    rows: Sequence[list[Any]], first: int, names: list[str], indices: list[int]
-) -> list[RawRow]:
-    """The reader's row picking as it was, a row and a cell at a time: the reference."""
-    taken = []
-    for excel_row, row in enumerate(rows, start=first):
-        picked = [row[i] if i < len(row) else None for i in indices]
-        cleaned = [None if type(v) is str and (not v or v.isspace()) else v for v in picked]
-        if cleaned.count(None) == len(cleaned):
-            continue
-        taken.append(RawRow(excel_row, dict(zip(names, cleaned, strict=True))))
-    return taken
-
-
-CELLS = st.one_of(
-    st.sampled_from(["", "", "", " ", "\t", "\u00a0", "\x1c", "x", " x ", "\x00", "0"]),
-    st.text(alphabet=" \t\n\x00x", max_size=3),
-    st.sampled_from([0, 0.0, 1.0, False, True, float("nan")]),
-    st.dates(),
-    st.datetimes(),
-    st.times(),
-)
-
-
-@settings(max_examples=300, deadline=None)
-@given(data=st.data())
-def test_rows_taken_a_chunk_at_a_time_are_those_taken_one_by_one(data: st.DataObject) -> None:
-    width = data.draw(st.integers(1, 5))
-    rows = data.draw(
-        st.lists(st.lists(CELLS, min_size=width, max_size=width), min_size=1, max_size=8)
-    )
-    if data.draw(st.booleans()):  # a row shorter than the columns mapped
-        rows[data.draw(st.integers(0, len(rows) - 1))] = rows[0][: width - 1]
-    indices = data.draw(st.lists(st.integers(0, width - 1), min_size=1, max_size=4, unique=True))
-    names = [f"f{i}" for i in indices]
-    assert reader._take(rows, 5, names, reader._Picker(indices)) == take_one_by_one(
-        rows, 5, names, indices
-    )
-
-
-@pytest.mark.parametrize("chunk", [1, 2, 3, 2048])
-def test_rows_are_numbered_across_chunks(chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(reader, "_CHUNK_ROWS", chunk)
+def test_blank_rows_are_skipped_and_rows_keep_their_numbers() -> None:
     blank: dict[str, Any] = {}
     spaces = {"Manufacturer Name": "   ", "Model Name": "\t"}
     rows = [valid_row_dict(), blank, spaces, valid_row_dict(), blank, blank, valid_row_dict()]
@@ -360,11 +315,7 @@ def test_rows_are_numbered_across_chunks(chunk: int, monkeypatch: pytest.MonkeyP
     assert parsed.rows[0].values["manufacturer_name"] == "Acme Meters Ltd"
 
 
-@pytest.mark.parametrize("chunk", [1, 2, 2048])
-def test_the_row_limit_counts_filled_rows_across_chunks(
-    chunk: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(reader, "_CHUNK_ROWS", chunk)
+def test_the_row_limit_counts_filled_rows() -> None:
     data = build_xlsx([valid_row_dict(), {}, valid_row_dict(), {}, valid_row_dict()])
     assert len(read_workbook(data, limits=ReadLimits(max_rows=3)).rows) == 3
     with pytest.raises(UploadTooLargeError, match="more than 2 data rows"):
@@ -386,3 +337,10 @@ def test_the_formula_search_agrees_with_the_pattern_on_every_short_text() -> Non
 @given(st.text(alphabet=string.ascii_letters[:8] + "<f:/> \t\r\n=\"'", max_size=40).map(str.encode))
 def test_the_formula_search_agrees_with_the_pattern(text: bytes) -> None:
     assert zipsafety._has_formula(text) == bool(zipsafety._HAS_FORMULA.search(text))
+
+
+def test_a_sheet_with_one_known_column_is_read_cell_by_cell() -> None:
+    rows = [{"CPL Entry ID": "CPL-000001"}, {}, {"Junk": "x"}, {"CPL Entry ID": " "}]
+    data = build_xlsx(rows, headings=["Junk", "CPL Entry ID"], sheet_name="CPL")
+    parsed = read_workbook(data, layout=CPL_LAYOUT)
+    assert [(r.excel_row, r.values) for r in parsed.rows] == [(2, {"entry_id": "CPL-000001"})]
