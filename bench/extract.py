@@ -125,6 +125,37 @@ def rate(base: str, path: str, headers: dict[str, str], seconds: float, workers:
     return sum(counts) / seconds
 
 
+SERVING_RUNS = ("full payload, identity", "full payload, gzip", "If-None-Match, gzip")
+
+
+def serving_rates(
+    settings: Settings, token: str, *, port: int, seconds: float, workers: int
+) -> dict[str, float]:
+    """Requests per second of `cpl-service serve` on `settings`' database: `/healthz`, and
+    `GET /extracts/latest` for each of `SERVING_RUNS` (an extract must be published)."""
+    env = {"CPL_DATA_DIR": str(settings.data_dir)}
+    if settings.database_url:
+        env["CPL_DATABASE_URL"] = settings.database_url
+    server = serve(env, port)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        auth = {"Authorization": f"Bearer {token}"}
+        identity = {**auth, "Accept-Encoding": "identity"}
+        gzipped = {**auth, "Accept-Encoding": "gzip"}
+        latest = f"{base}/api/v1/extracts/latest"
+        etag = httpx.get(latest, headers=gzipped).headers["etag"]
+        rates = {"healthz": rate(base, "/healthz", {}, seconds, workers)}
+        runs = dict(
+            zip(SERVING_RUNS, (identity, gzipped, {**gzipped, "If-None-Match": etag}), strict=True)
+        )
+        for label, headers in runs.items():
+            rates[label] = rate(base, "/api/v1/extracts/latest", headers, seconds, workers)
+        return rates
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -149,33 +180,17 @@ def main() -> int:
         if serving is None:
             return 0
         settings, token = serving
-        env = {"CPL_DATA_DIR": str(settings.data_dir)}
-        if settings.database_url:
-            env["CPL_DATABASE_URL"] = settings.database_url
-        server = serve(env, args.port)
-        try:
-            base = f"http://127.0.0.1:{args.port}"
-            auth = {"Authorization": f"Bearer {token}"}
-            identity = {**auth, "Accept-Encoding": "identity"}
-            gzipped = {**auth, "Accept-Encoding": "gzip"}
-            latest = f"{base}/api/v1/extracts/latest"
-            etag = httpx.get(latest, headers=gzipped).headers["etag"]
-            health = rate(base, "/healthz", {}, args.seconds, args.workers)
-            runs = {
-                "full payload, identity": identity,
-                "full payload, gzip": gzipped,
-                "If-None-Match, gzip": {**gzipped, "If-None-Match": etag},
-            }
-            print(f"GET /healthz:                                  {health:8.0f} req/s")
-            for label, headers in runs.items():
-                done = rate(base, "/api/v1/extracts/latest", headers, args.seconds, args.workers)
-                print(
-                    f"GET /extracts/latest ({label + '):':24s} {done:8.0f} req/s  "
-                    f"({done / health:.2f}x health)"
-                )
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
+        rates = serving_rates(
+            settings, token, port=args.port, seconds=args.seconds, workers=args.workers
+        )
+        health = rates["healthz"]
+        print(f"GET /healthz:                                  {health:8.0f} req/s")
+        for label in SERVING_RUNS:
+            done = rates[label]
+            print(
+                f"GET /extracts/latest ({label + '):':24s} {done:8.0f} req/s  "
+                f"({done / health:.2f}x health)"
+            )
     return 0
 
 

@@ -4,7 +4,8 @@ For each size (default 1,000, 10,000 and 100,000 listed entries, certificates sh
 10 entries each, a few dozen manufacturers, most entries Active and some removed) it
 fills a fresh database, starts `cpl-service serve` on it and times, over HTTP:
 
-  upload 1 row        POST /submissions of a one-row workbook (after a warm-up upload)
+  upload 1 row        POST /submissions of a one-row workbook (after a warm-up upload;
+                      the best of five, each a new Device Model)
   upload 1,000 rows   POST /submissions of 1,000 new Device Models, each with its own
                       ZigBee, DLMS and CPA numbers
   publish             POST /extracts
@@ -109,8 +110,11 @@ def measure(size: int, scratch: Path, url: str | None, port: int) -> dict[str, t
         warm = upload(http, dcc, build_workbook(template, 1, offset=9_000_000))
         if warm.status_code != 201:
             raise RuntimeError(f"warm-up upload: {warm.status_code} {warm.text[:300]}")
-        one = build_workbook(template, 1, offset=9_100_000, certificates="unique")
-        figures["upload 1 row"] = timed(pid, lambda: upload(http, dcc, one))
+        ones = [
+            build_workbook(template, 1, offset=9_100_000 + n, certificates="unique")
+            for n in range(5)
+        ]
+        figures["upload 1 row"] = min(timed(pid, partial(upload, http, dcc, one)) for one in ones)
         many = build_workbook(template, 1000, offset=9_200_000, certificates="unique")
         figures["upload 1,000 rows"] = timed(pid, lambda: upload(http, dcc, many))
         figures["publish"] = timed(pid, lambda: http.post("/api/v1/extracts", headers=auth))

@@ -10,18 +10,13 @@ import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from sqlmodel import Session
-
 from cpl_service.config import Settings, get_settings
-from cpl_service.db import make_engine, upgrade
 from cpl_service.errors import CplError
 from cpl_service.extracts.commands import register as register_extract_commands
 from cpl_service.notices.commands import register as register_notices_commands
 from cpl_service.parties.commands import command_line_actor
 from cpl_service.parties.commands import register as register_people_commands
-from cpl_service.parties.service import add_certificate, create_party, get_party_by_name
 from cpl_service.publication.commands import register as register_import_cpl
-from cpl_service.startup import prepare
 
 log = logging.getLogger("cpl_service")
 
@@ -35,6 +30,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from cpl_service.api.input_guard import MAX_REQUEST_HEAD_BYTES
     from cpl_service.main import create_app
+    from cpl_service.startup import prepare
 
     signer = prepare(settings)
     app = create_app(settings)
@@ -52,12 +48,22 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _db_upgrade(_args: argparse.Namespace, settings: Settings) -> int:
+    # lazy: every command is registered at each start, one runs; as in `*/commands.py`,
+    # a command loads what it needs (the database, the parties' services) when it runs.
+    from cpl_service.db import make_engine, upgrade
+
     upgrade(make_engine(settings))
     print("database is at the latest schema")
     return 0
 
 
 def _party_add(args: argparse.Namespace, settings: Settings) -> int:
+    # lazy: see `_db_upgrade`.
+    from sqlmodel import Session
+
+    from cpl_service.db import make_engine, upgrade
+    from cpl_service.parties.service import create_party
+
     engine = make_engine(settings)
     upgrade(engine)
     with Session(engine) as session:
@@ -75,6 +81,12 @@ def _party_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _party_add_certificate(args: argparse.Namespace, settings: Settings) -> int:
+    # lazy: see `_db_upgrade`.
+    from sqlmodel import Session
+
+    from cpl_service.db import make_engine, upgrade
+    from cpl_service.parties.service import add_certificate, get_party_by_name
+
     engine = make_engine(settings)
     upgrade(engine)
     with Session(engine) as session:

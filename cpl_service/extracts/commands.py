@@ -7,17 +7,14 @@ import sys
 import threading
 from datetime import UTC, date, datetime
 from pathlib import Path
-
-from cryptography import x509
+from typing import TYPE_CHECKING
 
 from cpl_service.clock import utcnow
 from cpl_service.config import Settings
 from cpl_service.errors import CplError, InvalidInputError
-from cpl_service.extracts.follow import ExtractService, Follower, follow, install_stop_handlers
-from cpl_service.extracts.verify import verify_extract
-from cpl_service.signing.certificates import load_pem_certificates
-from cpl_service.signing.devpki import init_dev_pki
-from cpl_service.signing.devtoken import init_dev_token_pki
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 BANNER = (
     "*" * 72 + "\n"
@@ -28,6 +25,10 @@ BANNER = (
 
 
 def _pki_init_dev(args: argparse.Namespace, settings: Settings) -> int:
+    # lazy: `cpl-service` registers every command at each start but runs one; this
+    # one's modules (the signing stack, the HTTP client) load when it runs.
+    from cpl_service.signing.devpki import init_dev_pki
+
     if args.pkcs11 is not None:
         return _pki_init_dev_token(args, settings)
     pki = init_dev_pki(Path(args.directory))
@@ -47,6 +48,9 @@ def _pki_init_dev(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _pki_init_dev_token(args: argparse.Namespace, settings: Settings) -> int:
+    # lazy: see `_pki_init_dev`.
+    from cpl_service.signing.devtoken import init_dev_token_pki
+
     password = settings.signing_key_password
     pki = init_dev_token_pki(
         Path(args.directory),
@@ -98,6 +102,10 @@ def _read(path: str, what: str) -> bytes:
 
 
 def _extract_verify(args: argparse.Namespace, _settings: Settings) -> int:
+    # lazy: see `_pki_init_dev`.
+    from cpl_service.extracts.verify import verify_extract
+    from cpl_service.signing.certificates import load_pem_certificates
+
     try:
         payload = _read(args.payload, "payload")
         signature = _read(args.signature, "signature")
@@ -134,6 +142,15 @@ def _positive_seconds(text: str) -> float:
 
 
 def _extract_follow(args: argparse.Namespace, _settings: Settings) -> int:
+    # lazy: see `_pki_init_dev`.
+    from cpl_service.extracts.follow import (
+        ExtractService,
+        Follower,
+        follow,
+        install_stop_handlers,
+    )
+    from cpl_service.signing.certificates import load_pem_certificates
+
     token = _read(args.token_file, "token file").decode("utf-8").strip()
     if not token:
         raise InvalidInputError(f"the token file {args.token_file} is empty")

@@ -8,13 +8,15 @@ import signal
 import threading
 from datetime import date
 from types import FrameType
-
-from sqlalchemy import Engine
+from typing import TYPE_CHECKING
 
 from cpl_service.clock import today, utcnow
 from cpl_service.config import Settings
-from cpl_service.db import make_engine, upgrade
-from cpl_service.notices.service import RunSummary, run_notices
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from cpl_service.notices.service import RunSummary
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,11 @@ def _report(summary: RunSummary, as_of: date) -> None:
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
+    # lazy: `cpl-service` registers every command at each start but runs one; this one's
+    # modules (the notices service, the database) load when it runs.
+    from cpl_service.db import make_engine, upgrade
+    from cpl_service.notices.service import run_notices
+
     engine = make_engine(settings)
     try:
         upgrade(engine)
@@ -57,6 +64,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run_forever(every: float, *, engine: Engine, settings: Settings) -> int:
+    # lazy: see `_run`.
+    from cpl_service.notices.service import run_notices
+
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:

@@ -8,20 +8,24 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-
-from sqlmodel import Session
+from typing import TYPE_CHECKING
 
 from cpl_service.clock import utcnow
 from cpl_service.config import Settings
-from cpl_service.db import make_engine, upgrade
 from cpl_service.errors import InvalidInputError
-from cpl_service.parties import people, tokens
-from cpl_service.parties.actors import Actor
-from cpl_service.parties.service import get_party_by_name
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from cpl_service.parties.actors import Actor
 
 
 def command_line_actor() -> Actor:
     """Whoever runs the command, as the audit log names them."""
+    # lazy: `cpl-service` registers every command at each start but runs one, so each
+    # command here loads the modules it needs when it runs (a third of the start-up).
+    from cpl_service.parties.actors import Actor
+
     try:
         who = getpass.getuser()
     except OSError:  # no login name (e.g. a container user without a passwd entry)
@@ -31,6 +35,11 @@ def command_line_actor() -> Actor:
 
 @contextmanager
 def _session(settings: Settings) -> Iterator[Session]:
+    # lazy: see `command_line_actor`.
+    from sqlmodel import Session
+
+    from cpl_service.db import make_engine, upgrade
+
     engine = make_engine(settings)
     try:
         upgrade(engine)
@@ -50,6 +59,10 @@ def parse_moment(text: str) -> datetime:
 
 
 def _token_create(args: argparse.Namespace, settings: Settings) -> int:
+    # lazy: see `command_line_actor`.
+    from cpl_service.parties import tokens
+    from cpl_service.parties.service import get_party_by_name
+
     with _session(settings) as session:
         party = get_party_by_name(session=session, name=args.party)
         token, secret = tokens.create_token(
@@ -68,6 +81,10 @@ def _token_create(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _token_list(args: argparse.Namespace, settings: Settings) -> int:
+    # lazy: see `command_line_actor`.
+    from cpl_service.parties import tokens
+    from cpl_service.parties.service import get_party_by_name
+
     with _session(settings) as session:
         party_id = get_party_by_name(session=session, name=args.party).id if args.party else None
         now = utcnow()
@@ -83,6 +100,10 @@ def _token_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _token_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    # lazy: see `command_line_actor`.
+    from cpl_service.parties import tokens
+    from cpl_service.parties.service import get_party_by_name
+
     with _session(settings) as session:
         party = get_party_by_name(session=session, name=args.party)
         if args.id is not None:
@@ -110,6 +131,10 @@ def _read_password(args: argparse.Namespace) -> str | None:
 
 
 def _user_add(args: argparse.Namespace, settings: Settings) -> int:
+    # lazy: see `command_line_actor`.
+    from cpl_service.parties import people
+    from cpl_service.parties.service import get_party_by_name
+
     password = _read_password(args)
     if password is not None:  # refuse a bad password before anyone is added
         people.check_password(password, email=people.normalise_email(args.email))
@@ -140,6 +165,9 @@ def _user_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _user_disable(args: argparse.Namespace, settings: Settings) -> int:
+    # lazy: see `command_line_actor`.
+    from cpl_service.parties import people
+
     with _session(settings) as session:
         user = people.get_person_by_email(session=session, email=args.email)
         people.disable_person(
@@ -150,6 +178,10 @@ def _user_disable(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _user_list(args: argparse.Namespace, settings: Settings) -> int:
+    # lazy: see `command_line_actor`.
+    from cpl_service.parties import people
+    from cpl_service.parties.service import get_party_by_name
+
     with _session(settings) as session:
         party_id = get_party_by_name(session=session, name=args.party).id if args.party else None
         for user in people.list_people(session=session, party_id=party_id):

@@ -7,13 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session
-
 from cpl_service.config import Settings
-from cpl_service.db import make_engine, upgrade
 from cpl_service.errors import WorkbookRejectedError
-from cpl_service.extracts.rows import STATUS_WORDS
-from cpl_service.publication.importer import import_cpl
 
 _MAX_PRINTED_ISSUES = 200
 
@@ -29,6 +24,14 @@ def _print_issues(issues: list[dict[str, Any]]) -> None:
 
 
 def _import_cpl(args: argparse.Namespace, settings: Settings) -> int:
+    # lazy: `cpl-service` registers every command at each start but runs one; the
+    # importer's modules (the workbook reader and rules, the database) load when it runs.
+    from sqlmodel import Session
+
+    from cpl_service.db import make_engine, upgrade
+    from cpl_service.extracts.rows import STATUS_WORDS
+    from cpl_service.publication.importer import import_cpl
+
     engine = make_engine(settings)
     try:
         upgrade(engine)

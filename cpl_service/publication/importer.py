@@ -8,9 +8,11 @@ A good file is loaded in one transaction: each entry keeps its ID and status, ge
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +32,13 @@ from cpl_service.errors import ConflictError, InvalidInputError, WorkbookRejecte
 from cpl_service.parties.models import Role
 from cpl_service.publication.reader import read_cpl_workbook
 from cpl_service.specifications.models import TechnicalSpecification
-from cpl_service.submissions.service import certificates_on_record, live_identities
 from cpl_service.workbook.checks import check_workbook
 from cpl_service.workbook.context import (
     CERTIFICATE_FIELDS,
     IMPORT,
     CheckContext,
+    CpaOnRecord,
+    Identity,
     named_certificate_numbers,
     named_entry_ids,
     named_identities,
@@ -45,7 +48,9 @@ from cpl_service.workbook.report import Issue
 from cpl_service.workbook.specifications import SpecificationInfo
 
 ACTOR_NAME = "import-cpl"
-_BATCH = 1000
+# Rows per INSERT or COPY: large enough that PostgreSQL works on one batch while the next
+# is being converted, small enough to keep a batch's tuples in memory lightly.
+_BATCH = 10_000
 
 # import-cpl's own names, kept stable for its users, for problems the upload rules name
 # otherwise: (column, upload code) -> import code.
@@ -112,23 +117,33 @@ def _holds_any(session: Session, table_name: str) -> bool:
 
 def _check_context(
     session: Session, rows: Sequence[RawRow], *, today: date
-) -> tuple[CheckContext, set[tuple[str, str]]]:
-    """What the rules need from the database for what the rows name, and which of the
-    certificates they name are registered already.
+) -> tuple[CheckContext, set[tuple[str, str]], bool]:
+    """What the rules need from the database for what the rows name, which of the
+    certificates they name are registered already, and whether the list and the register
+    are empty.
 
     Into an empty list or register (the usual import, onto a new instance) nothing the
     rows name can be there: the look-ups, a tenth of a 100,000-row import, are skipped.
     """
     any_entry = _holds_any(session, "entry")
-    registered = (
-        certificates_on_record(
-            session,
-            named_certificate_numbers(rows, CERTIFICATE_FIELDS),
-            kinds=[kind.value for kind in CertificateKind],
-        )
-        if _holds_any(session, "assurance_certificate")
-        else {}
-    )
+    any_certificate = _holds_any(session, "assurance_certificate")
+    registered: dict[tuple[str, str], CpaOnRecord] = {}
+    taken: set[str] = set()
+    live: set[Identity] = set()
+    if any_entry or any_certificate:
+        # lazy: the upload's service brings in the signing stack (cryptography), a tenth of
+        # the command's start-up; only an import into a list that holds rows asks it.
+        from cpl_service.submissions.service import certificates_on_record, live_identities
+
+        if any_certificate:
+            registered = certificates_on_record(
+                session,
+                named_certificate_numbers(rows, CERTIFICATE_FIELDS),
+                kinds=[kind.value for kind in CertificateKind],
+            )
+        if any_entry:
+            live = live_identities(session, named_identities(rows))
+            taken = _taken_entry_ids(session, named_entry_ids(rows))
     cpa = {
         number: on_record
         for (kind, number), on_record in registered.items()
@@ -142,12 +157,12 @@ def _check_context(
         submitter_role=Role.SECAS,
         upload_date=today,
         specifications=specifications,
-        live_identities=live_identities(session, named_identities(rows)) if any_entry else set(),
+        live_identities=live,
         cpa_certificates=cpa,
         source=IMPORT,
-        taken_entry_ids=_taken_entry_ids(session, named_entry_ids(rows)) if any_entry else set(),
+        taken_entry_ids=taken,
     )
-    return context, set(registered)
+    return context, set(registered), not (any_entry or any_certificate)
 
 
 def import_cpl(
@@ -172,7 +187,7 @@ def import_cpl(
         raise InvalidInputError("A Panel decision reference (at most 100 characters) is needed.")
     moment = now or utcnow()
     parsed = read_cpl_workbook(path)
-    context, known = _check_context(session, parsed.rows, today=moment.date())
+    context, known, empty = _check_context(session, parsed.rows, today=moment.date())
     report = check_workbook(parsed, context=context)
     if report.errors:
         raise WorkbookRejectedError(
@@ -180,15 +195,24 @@ def import_cpl(
             [import_issue(i) for i in report.errors],
         )
     entries = report.entries
+    undated = moment.replace(microsecond=0)
     for fields in entries:
         fields["contact_email"] = fields["contact_email"] or fallback_email
         # A removal always names a Panel decision: the import's, if the file gives none.
         if fields["status"] in REMOVAL_STATUSES and not fields["panel_decision_ref"]:
             fields["panel_decision_ref"] = reference
         if fields["status_effective_at"] is None:
-            fields["status_effective_at"] = moment.replace(microsecond=0)
+            fields["status_effective_at"] = undated
     try:
-        added = _store(session, entries, known, reference=reference, source=path.name, now=moment)
+        added = _store(
+            session,
+            entries,
+            known,
+            empty=empty,
+            reference=reference,
+            source=path.name,
+            now=moment,
+        )
         session.commit()
     except IntegrityError as exc:
         session.rollback()
@@ -199,9 +223,7 @@ def import_cpl(
     except BaseException:
         session.rollback()
         raise
-    by_status: dict[str, int] = {}
-    for fields in entries:
-        by_status[fields["status"]] = by_status.get(fields["status"], 0) + 1
+    by_status = dict(Counter(map(itemgetter("status"), entries)))
     return ImportResult(
         entries=len(entries),
         certificates_added=added,
@@ -210,40 +232,60 @@ def import_cpl(
     )
 
 
+# Each kind of certificate, the entry field naming its number, and whether the CPA dates
+# go with it.
+_CERTIFICATE_NUMBERS = tuple(
+    (kind.value, f"{kind.value.lower()}_certificate_number", kind == CertificateKind.CPA)
+    for kind in CertificateKind
+)
+
+
+def new_certificates(
+    entries: Sequence[dict[str, Any]], known: Collection[tuple[str, str]], *, now: datetime
+) -> list[dict[str, Any]]:
+    """The register rows for the certificates `entries` name that are not `known`: one per
+    (kind, number), in the order the entries first name them, CPA dates from that entry."""
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    valid = CertificateStatus.VALID.value
+    for fields in entries:
+        for kind, name, is_cpa in _CERTIFICATE_NUMBERS:
+            number = fields[name]
+            if not number:
+                continue
+            key = (kind, number)
+            if key in found or key in known:
+                continue
+            found[key] = {
+                "kind": kind,
+                "number": number,
+                "cpa_certificate_type": fields["cpa_certificate_type"] if is_cpa else None,
+                "cpa_expiry_date": fields["cpa_expiry_date"] if is_cpa else None,
+                "cpa_renewal_date": fields["cpa_renewal_date"] if is_cpa else None,
+                "cpa_conditional_date": fields["cpa_conditional_date"] if is_cpa else None,
+                "status": valid,
+                "created_at": now,
+            }
+    return list(found.values())
+
+
 def _store(
     session: Session,
     entries: list[dict[str, Any]],
     known: set[tuple[str, str]],
     *,
+    empty: bool,
     reference: str,
     source: str,
     now: datetime,
 ) -> int:
-    new_certificates: dict[tuple[str, str], dict[str, Any]] = {}
-    for fields in entries:
-        for kind in CertificateKind:
-            number = fields[f"{kind.value.lower()}_certificate_number"]
-            key = (kind.value, number)
-            if number and key not in known and key not in new_certificates:
-                is_cpa = kind == CertificateKind.CPA
-                new_certificates[key] = {
-                    "kind": kind.value,
-                    "number": number,
-                    "cpa_certificate_type": fields["cpa_certificate_type"] if is_cpa else None,
-                    "cpa_expiry_date": fields["cpa_expiry_date"] if is_cpa else None,
-                    "cpa_renewal_date": fields["cpa_renewal_date"] if is_cpa else None,
-                    "cpa_conditional_date": fields["cpa_conditional_date"] if is_cpa else None,
-                    "status": CertificateStatus.VALID.value,
-                    "created_at": now,
-                }
+    certificate_rows = new_certificates(entries, known, now=now)
     tables = SQLModel.metadata.tables
-    # Plain executemany through the driver, one statement per table and batch: no ORM
-    # object, no per-row SQLAlchemy work.
+    # Straight to the driver (`db.bulk_insert`: COPY on PostgreSQL), one statement per
+    # table and batch: no ORM object, no per-row SQLAlchemy work.
     connection = session.connection()
     fields_inserted = [name for name in entries[0] if name != "excel_row"] if entries else []
     for fields in entries:
-        number = int(fields["entry_id"].removeprefix("CPL-"))
-        fields["id"] = number
+        fields["id"] = int(fields["entry_id"].removeprefix("CPL-"))
         # The spreadsheet does not say when an entry first became Active; its status
         # date is the best bound we have.
         fields["first_active_at"] = fields["status_effective_at"]
@@ -263,27 +305,22 @@ def _store(
         "reason": f"Imported from {source}",
         "panel_decision_ref": reference,
     }
-    # On SQLite the secondary indexes are built once, after the rows are in, not
-    # updated 100,000 times (`db.bulk_load`); all in this one transaction.
-    certificate_rows = list(new_certificates.values())
+    entry_names = list(dict.fromkeys([*fields_inserted, "id", "first_active_at"]))
+    # The secondary indexes are built once, after the rows are in, not updated 100,000
+    # times (`db.bulk_load`: on SQLite, and on PostgreSQL into an empty list); all in this
+    # one transaction.
     with bulk_load(
         connection,
         [tables["assurance_certificate"], tables["entry"], tables["entry_event"]],
+        empty=empty,
     ):
         for batch in batches(certificate_rows, _BATCH):
-            bulk_insert(
-                connection, tables["assurance_certificate"], list(batch), names=list(batch[0])
-            )
+            bulk_insert(connection, tables["assurance_certificate"], batch, names=list(batch[0]))
         for batch in batches(entries, _BATCH):
-            rows = list(batch)
             bulk_insert(
-                connection,
-                tables["entry"],
-                rows,
-                names=list(dict.fromkeys([*fields_inserted, "id", "first_active_at"])),
-                constants=entry_constants,
+                connection, tables["entry"], batch, names=entry_names, constants=entry_constants
             )
-            events = [{"entry_pk": f["id"], "to_status": f["status"]} for f in rows]
+            events = [{"entry_pk": f["id"], "to_status": f["status"]} for f in batch]
             bulk_insert(
                 connection,
                 tables["entry_event"],
@@ -297,4 +334,4 @@ def _store(
                 "SELECT setval(pg_get_serial_sequence('entry', 'id'), (SELECT max(id) FROM entry))"
             )
         )
-    return len(new_certificates)
+    return len(certificate_rows)

@@ -154,7 +154,6 @@ class CheckContext:
 # What the rows name, so the service loads only that from the database. Each is a superset of
 # what the rules look up: a value the rules would refuse is looked up anyway, harmlessly.
 
-_IDENTITY_HEX = ("manufacturer_id", "model_id", "hardware_version", "firmware_version")
 CERTIFICATE_FIELDS = (
     "zigbee_certificate_number",
     "dlms_certificate_number",
@@ -165,14 +164,26 @@ CERTIFICATE_FIELDS = (
 def named_identities(rows: Iterable[RawRow]) -> set[Identity]:
     """The Device Models (as `CheckContext.live_identities` holds them) the rows give."""
     found: set[Identity] = set()
+    # Rows repeat a handful of device type names: look each up once.
+    codes: dict[str, str | None] = {}
     for row in rows:
-        parts = [cell_text(row.values.get(name)) for name in _IDENTITY_HEX]
-        device_text = cell_text(row.values.get("physical_device_type"))
-        device = find_device_type(device_text) if device_text is not None else None
-        if device is None or any(p is None for p in parts):
+        values = row.values
+        device_text = cell_text(values.get("physical_device_type"))
+        if device_text is None:
             continue
-        manufacturer, model, hardware, firmware = (p.upper() for p in parts if p is not None)
-        found.add((manufacturer, model, hardware, firmware, device.code))
+        if device_text not in codes:
+            device = find_device_type(device_text)
+            codes[device_text] = device.code if device else None
+        code = codes[device_text]
+        if code is None:
+            continue
+        manufacturer = cell_text(values.get("manufacturer_id"))
+        model = cell_text(values.get("model_id"))
+        hardware = cell_text(values.get("hardware_version"))
+        firmware = cell_text(values.get("firmware_version"))
+        if manufacturer is None or model is None or hardware is None or firmware is None:
+            continue
+        found.add((manufacturer.upper(), model.upper(), hardware.upper(), firmware.upper(), code))
     return found
 
 

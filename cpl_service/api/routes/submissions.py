@@ -31,6 +31,7 @@ from cpl_service.api.schemas import (
 )
 from cpl_service.clock import utcnow
 from cpl_service.config import Settings
+from cpl_service.entries.models import EntryStatus
 from cpl_service.errors import UploadTooLargeError
 from cpl_service.submissions import service
 
@@ -127,7 +128,7 @@ def create_submission(
     assert submission.id is not None
     created = SubmissionCreated(
         id=submission.id,
-        status=service.submission_status({e["status"] for e in entries}),
+        status=service.submission_status({EntryStatus(s) for s in {e["status"] for e in entries}}),
         filename=submission.filename,
         content_sha256=submission.content_sha256,
         signed=submission.signed,
