@@ -12,6 +12,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
+from functools import cache, partial
+from operator import eq, is_not, methodcaller
+from types import NoneType
 from typing import Any, TypeVar
 
 from email_validator import EmailNotValidError, validate_email
@@ -145,6 +148,90 @@ def referenced_entry_ids(rows: Sequence[RawRow]) -> set[str]:
     return found
 
 
+# --- whole columns at once -----------------------------------------------------------------
+# The rules read one cell at a time and say what is wrong with it. Nearly every cell of a
+# real workbook is fine, and that a whole column of rows is fine can be settled in a few
+# passes in C (over the values, or over their concatenation). Each predicate below accepts
+# a column only when the one-cell rule would take every value exactly as it is, with no
+# issue; a column it does not accept goes through the one-cell rule, which alone states
+# the messages.
+
+# Rows are settled this many at a time, so one odd cell sends only its block's column
+# through the one-cell rule.
+SETTLE_BLOCK = 512
+_not_none = partial(is_not, None)
+_starts_formula = methodcaller("startswith", "=")
+
+
+def _bare_texts(values: Sequence[object]) -> list[str] | None:
+    """The values that are not None, when each is non-empty text without surrounding
+    whitespace (what `cell_text` returns unchanged); None when any is something else."""
+    given: list[Any] = list(filter(_not_none, values))
+    if not set(map(type, given)) <= {str} or not all(given):
+        return None
+    if not all(map(eq, given, map(str.strip, given))):
+        return None
+    return given
+
+
+def plain_texts(
+    values: Sequence[object], *, limit: int, multiline: bool, formula_allowed: bool
+) -> bool:
+    """Whether `_text` takes every value as it is with no issue (None: an empty cell).
+
+    Args:
+        values: raw cell values of one text column.
+        limit: the column's longest value (`declared_max_lengths`).
+        multiline: line breaks and tabs are allowed.
+        formula_allowed: text may start with `=`.
+
+    Returns:
+        True when each value is None or text that is stripped, non-empty, at most `limit`
+        characters, free of control characters and (unless allowed) not starting with `=`.
+    """
+    given = _bare_texts(values)
+    if given is None:
+        return False
+    if not given:
+        return True
+    if max(map(len, given)) > limit or has_control("".join(given), multiline=multiline):
+        return False
+    return formula_allowed or not any(map(_starts_formula, given))
+
+
+@cache
+def _hex_column(lengths: tuple[int, ...]) -> re.Pattern[str]:
+    one = "|".join(f"[0-9A-F]{{{n}}}" for n in lengths)
+    return re.compile(f"(?:{one})(?:,(?:{one}))*")
+
+
+def plain_hexes(values: Sequence[object], lengths: tuple[int, ...]) -> bool:
+    """Whether `_hex` takes every value as it is with no issue (None: an empty cell).
+
+    Args:
+        values: raw cell values of one hexadecimal column.
+        lengths: the lengths allowed (`HEX_LENGTHS`).
+
+    Returns:
+        True when each value is None or upper-case hexadecimal text of an allowed length.
+    """
+    given: list[Any] = list(filter(_not_none, values))
+    if not given:
+        return True
+    if not set(map(type, given)) <= {str}:
+        return False
+    joined = ",".join(given)
+    # One comma per join: no value holds a comma, so each value is matched on its own.
+    return (
+        joined.count(",") == len(given) - 1 and _hex_column(lengths).fullmatch(joined) is not None
+    )
+
+
+def plain_dates(values: Sequence[object]) -> bool:
+    """Whether `_date` takes every value as it is with no issue: each is a date or None."""
+    return set(map(type, values)) <= {date, NoneType}
+
+
 def check_workbook(parsed: ParsedWorkbook, *, context: CheckContext) -> CheckReport:
     """Check a parsed workbook: its layout issues and every rule on every row.
 
@@ -182,15 +269,28 @@ def check_rows(rows: Sequence[RawRow], *, context: CheckContext) -> CheckReport:
         `panel_decision_ref` and `removal_proposed`), every issue (errors and warnings) in
         row order, and whether a signature is needed.
     """
-    checker = _Checker(context)
+    return _check_rows(rows, context=context)
+
+
+def _check_rows(rows: Sequence[RawRow], *, context: CheckContext, fast: bool = True) -> CheckReport:
+    """`check_rows`; with `fast=False` every cell goes through its one-cell rule and every
+    value is parsed afresh (the tests compare the two)."""
+    checker = _Checker(context, fast=fast)
     report = CheckReport()
-    for row in rows:
-        entry, row_issues, complete = checker.check(row)
-        report.issues.extend(row_issues)
-        if complete and not any(i.severity == "error" for i in row_issues):
-            report.entries.append(entry)
-        if entry.get("manufacturer_image_hash") or row.values.get("manufacturer_image_hash"):
-            report.needs_signature = True
+    for start in range(0, len(rows), SETTLE_BLOCK):
+        block = rows[start : start + SETTLE_BLOCK]
+        if fast:
+            checker.settle(block)
+        for row in block:
+            entry, row_issues, complete = checker.check(row)
+            if row_issues:
+                report.issues.extend(row_issues)
+                if any(i.severity == "error" for i in row_issues):
+                    complete = False
+            if complete:
+                report.entries.append(entry)
+            if entry.get("manufacturer_image_hash") or row.values.get("manufacturer_image_hash"):
+                report.needs_signature = True
     return report
 
 
@@ -218,7 +318,7 @@ def _conditional(day: date | None) -> str:
 
 
 class _Checker:
-    def __init__(self, context: CheckContext) -> None:
+    def __init__(self, context: CheckContext, *, fast: bool = True) -> None:
         self.context = context
         self.source = context.source
         specs = list(context.specifications.values())
@@ -233,6 +333,42 @@ class _Checker:
         # Rows repeat a handful of device types and specification names: look each up once.
         self.device_cache: dict[str, PhysicalDeviceType | None] = {}
         self.key_cache: dict[tuple[str, str | None], tuple[str, tuple[int, ...]] | None] = {}
+        # What `_parsed` read, by field and value (None: parse every cell afresh).
+        self.parsed_cache: dict[tuple[str, type, object], Any] | None = {} if fast else None
+        # The fields whose every cell in the current block its rule takes as it is.
+        self.plain: frozenset[str] = frozenset()
+        columns = self.source.layout.columns
+        formula_allowed = self.source.formula_text_allowed
+        self.settlers: list[tuple[str, Callable[[Sequence[object]], bool]]] = [
+            *(
+                (
+                    c.field,
+                    partial(
+                        plain_texts,
+                        limit=_MAX_LENGTH[c.field],
+                        multiline=c.field in _MULTILINE,
+                        formula_allowed=formula_allowed,
+                    ),
+                )
+                for c in columns
+                if c.kind in ("text", "email") and c.field in _MAX_LENGTH
+            ),
+            *(
+                (c.field, partial(plain_hexes, lengths=HEX_LENGTHS[c.field]))
+                for c in columns
+                if c.field in HEX_LENGTHS
+            ),
+            *((c.field, plain_dates) for c in columns if c.kind == "date"),
+        ]
+
+    def settle(self, rows: Sequence[RawRow]) -> None:
+        """Find the fields whose every cell in `rows` its rule takes as it is."""
+        values = [row.values for row in rows]
+        self.plain = frozenset(
+            name
+            for name, plain in self.settlers
+            if plain(list(map(methodcaller("get", name), values)))
+        )
 
     # one row -------------------------------------------------------------------------
 
@@ -241,7 +377,7 @@ class _Checker:
         self.values = row.values
         self.issues: list[Issue] = []
         entry: dict[str, Any] = {"excel_row": row.excel_row}
-        complete = all(f in row.values for f in self.source.layout.required_fields)
+        complete = self.source.layout.required_fields <= row.values.keys()
 
         if self.source.entry_id_given:
             entry["entry_id"] = self._listed_entry_id()
@@ -325,6 +461,10 @@ class _Checker:
         return text
 
     def _text(self, name: str, *, required: bool = False) -> str | None:
+        if name in self.plain:
+            value: str | None = self.values.get(name)
+            if value is not None or not required:
+                return value
         text = self._given(name, required=required)
         if text is None:
             return None
@@ -355,6 +495,10 @@ class _Checker:
         return text if ok else None
 
     def _hex(self, name: str, *, required: bool = False) -> str | None:
+        if name in self.plain:
+            value: str | None = self.values.get(name)
+            if value is not None or not required:
+                return value
         lengths = HEX_LENGTHS[name]
         text = self._given(name, required=required)
         if text is None:
@@ -380,6 +524,9 @@ class _Checker:
         return None
 
     def _date(self, name: str) -> date | None:
+        if name in self.plain:
+            day: date | None = self.values.get(name)
+            return day
         return self._parsed(
             name,
             cell_date,
@@ -407,12 +554,27 @@ class _Checker:
     ) -> _T | None:
         """The cell read by `parse`; when it cannot be, the issue `code` saying the `rule`."""
         value = self.values.get(name)
+        # Flags, dates and moments repeat down a column: each value is parsed once. The type
+        # is part of the key, as 1 == 1.0 == True.
+        cache = self.parsed_cache
+        key = (name, value.__class__, value)
+        if cache is not None:
+            try:
+                hit: _T | None = cache[key]
+                return hit
+            except KeyError:
+                pass
+            except TypeError:  # an unhashable value: only from a caller other than the reader
+                cache = None
         try:
-            return parse(value)
+            result = parse(value)
         except ValueError:
             found = f"; found {show(cell_text(value) or '')}" if quote else ""
             self._error(name, code, f"{HEADING_OF[name]} {rule}{found}.")
             return None
+        if cache is not None:
+            cache[key] = result
+        return result
 
     # the rules of a listed entry -----------------------------------------------------
 
@@ -943,21 +1105,24 @@ class _Checker:
         if any(p is None for p in parts):
             return
         identity: Identity = parts
+        other = self.seen_identities.get(identity)
+        if other is None:
+            self.seen_identities[identity] = self.row
+        live = identity in self.context.live_identities
+        if other is None and not live:
+            return
         device = BY_CODE[identity[4]].name
         described = (
             f"Manufacturer ID {identity[0]}, Model ID {identity[1]}, Hardware Version "
             f"{identity[2]}, Firmware Version {identity[3]}, {device}"
         )
-        other = self.seen_identities.get(identity)
         if other is not None:
             self._error(
                 "firmware_version",
                 "duplicate-in-file",
                 f"This Device Model ({described}) is already given in row {other}.",
             )
-        else:
-            self.seen_identities[identity] = self.row
-        if identity in self.context.live_identities:
+        if live:
             self._error(
                 "firmware_version",
                 "duplicate-entry",

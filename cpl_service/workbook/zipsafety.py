@@ -40,6 +40,9 @@ _CHUNK = 1 * MiB
 
 _DTD = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 _HAS_FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
+# Where a formula element can end: an `f` and what follows it. Searching for it is some six
+# times faster than for `_HAS_FORMULA` (it starts with a literal), and it is rare in a sheet.
+_FORMULA_NAME = re.compile(rb"f[\s>/]")
 _CELL = re.compile(rb"<((?:\w+:)?)c\b([^>]*?)(?:/>|>(.*?)</\1c>)", re.DOTALL)
 _CACHED = re.compile(rb"<(?:\w+:)?v\s*>(.*?)</(?:\w+:)?v\s*>", re.DOTALL)
 _ATTR_R = re.compile(rb'\br\s*=\s*["\']([A-Za-z]{1,3}\d{1,7})["\']')
@@ -352,12 +355,26 @@ def _scan_sheet(name: str, pieces: Iterator[bytes]) -> None:
     _refuse_uncached_formulas(pending)
 
 
+def _has_formula(text: bytes) -> bool:
+    """Whether `_HAS_FORMULA` occurs in `text` (a formula element's start tag).
+
+    Such a tag's `f` is followed by a space, `>` or `/`, and its `<` is the last one before
+    that `f` (a prefix `x:` holds none): so each `f` found by the fast `_FORMULA_NAME` is
+    tried as the end of a tag starting at the `<` before it.
+    """
+    for found in _FORMULA_NAME.finditer(text):
+        start = text.rfind(b"<", 0, found.start())
+        if start >= 0 and _HAS_FORMULA.match(text, start):
+            return True
+    return False
+
+
 def _refuse_uncached_formulas(segment: bytes) -> None:
-    if not _HAS_FORMULA.search(segment):
+    if not _has_formula(segment):
         return
     for cell in _CELL.finditer(segment):
         inner = cell.group(3)
-        if not inner or not _HAS_FORMULA.search(inner):
+        if not inner or not _has_formula(inner):
             continue
         cached = _CACHED.search(inner)
         type_match = _ATTR_T.search(cell.group(2))
