@@ -10,7 +10,7 @@ import pytest
 from cpl_service.certificates.cpa import CpaCertificateType
 from cpl_service.workbook import IMPORT, UPLOAD, CpaOnRecord, RowSource
 from cpl_service.workbook.checks import parse_cpa_certificate_type
-from cpl_service.workbook.headings import COLUMNS
+from cpl_service.workbook.headings import COLUMNS, HEADING_OF
 
 from .conftest import UPLOAD_DATE, build_xlsx, check_xlsx, codes, valid_row_dict
 from .test_sources import check, found, row_values
@@ -187,6 +187,35 @@ def test_one_certificate_one_type_and_date_across_rows() -> None:
     message = {i.row: i.message for i in report.errors}
     assert "in row 2" in message[4] and "2031-04-01" in message[4]
     assert "type Fixed-term here but type Lifetime in row 2" in message[5]
+
+
+@pytest.mark.parametrize("stray_first", [True, False], ids=["stray-first", "stray-later"])
+@pytest.mark.parametrize(
+    ("kind", "own", "other"),
+    [
+        (LIFETIME, {"cpa_renewal_date": RENEWAL}, {"cpa_expiry_date": date(2030, 6, 1)}),
+        ({}, {"cpa_expiry_date": date(2030, 1, 1)}, {"cpa_renewal_date": RENEWAL}),
+    ],
+    ids=["lifetime-with-an-expiry-date", "fixed-term-with-a-renewal-date"],
+)
+def test_a_date_the_type_has_not_is_refused_in_its_row_alone(
+    kind: dict[str, Any], own: dict[str, Any], other: dict[str, Any], stray_first: bool
+) -> None:
+    """One row of a certificate gives the date its type does not have, another does not:
+    only that row is refused, for that date (once this raised AssertionError: a 500)."""
+    stray = row_values(**{**kind, **own, **other})
+    clean = row_values(entry_id="CPL-000011", model_id="2222", **{**kind, **own})
+    rows = (stray, clean) if stray_first else (clean, stray)
+    report = check(*rows, source=UPLOAD)
+    (column,) = (HEADING_OF[name] for name in other)
+    assert found(report) == {(2 if stray_first else 3, column, "cpa-date-not-applicable")}
+    on_record = CpaOnRecord(
+        CpaCertificateType.LIFETIME if kind else CpaCertificateType.FIXED_TERM,
+        expiry_date=own.get("cpa_expiry_date"),
+        renewal_date=own.get("cpa_renewal_date"),
+    )
+    report = check(stray, source=UPLOAD, cpa_certificates={"CPA-0001": on_record})
+    assert found(report) == {(2, column, "cpa-date-not-applicable")}
 
 
 def test_a_v1_workbook_without_the_new_columns_works_unchanged() -> None:
