@@ -14,7 +14,9 @@ from fastapi.openapi.utils import get_openapi
 
 from cpl_service.api.errors import PROBLEM_JSON
 from cpl_service.api.idempotency import takes_idempotency_key
+from cpl_service.api.input_guard import MAX_QUERY_BYTES
 from cpl_service.api.routes.extracts import SignersOut
+from cpl_service.config import Settings
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 BINARY = {"type": "string", "format": "binary"}
@@ -68,6 +70,8 @@ WORKBOOK_PROBLEM_SCHEMA: dict[str, Any] = {
     ],
 }
 
+_JSON_LIMIT: int = Settings.model_fields["max_json_bytes"].default
+
 EXAMPLES: dict[str, tuple[str, str, str]] = {
     "400": ("about:blank", "Bad Request", "There was an error parsing the body"),
     "401": ("about:blank", "Unauthorized", "A valid bearer token is required."),
@@ -75,6 +79,11 @@ EXAMPLES: dict[str, tuple[str, str, str]] = {
     "404": ("/problems/not-found", "Not found", "There is no submission 7."),
     "409": ("/problems/conflict", "Conflict with the current state", "CPL-000012 is active."),
     "413": ("/problems/upload-too-large", "Upload too large", "The workbook is too large."),
+    "414": (
+        "/problems/query-too-long",
+        "Request-URI Too Long",
+        f"The query string is longer than {MAX_QUERY_BYTES} bytes.",
+    ),
     "415": ("/problems/unsupported-file", "Unsupported file", "'a.txt' is not a workbook."),
     "422": ("/problems/invalid-request", "Invalid request", "The request is not valid."),
     "429": (
@@ -91,7 +100,9 @@ DESCRIPTIONS = {
     "403": "Your role may not do this",
     "404": "Not found, or not yours to see",
     "409": "The current state forbids it",
-    "413": "The upload is too large",
+    "413": "The request body is too large (an upload over its limits, or a JSON body over "
+    f"{_JSON_LIMIT // 1024} KB unless configured otherwise)",
+    "414": f"The query string is longer than {MAX_QUERY_BYTES:,} bytes",
     "415": "Not a workbook, or a document that is not a PDF",
     "422": "The request is not valid",
     "429": "Too many failed sign-ins: locked for a while (see Retry-After)",
@@ -218,6 +229,10 @@ def _statuses(method: str, path: str, operation: dict[str, Any]) -> list[str]:
         statuses.append("409")
     if (method, path) == ("post", "/api/v1/submissions"):
         statuses += ["413", "415"]
+    elif "requestBody" in operation:
+        statuses.append("413")  # the input guard's limit on a JSON body
+    if any(p["in"] == "query" for p in operation.get("parameters", [])):
+        statuses.append("414")  # the input guard's limit on a query string
     if (method, path) in SIGNING:
         statuses.append("503")
     statuses += [s for s in EXTRA_STATUSES.get((method, path), ()) if s not in statuses]

@@ -38,6 +38,26 @@ def test_every_operation_documents_its_problems(client: TestClient) -> None:
     assert {"413", "415"} <= set(upload)
 
 
+def test_the_input_guards_limits_are_documented_where_they_apply(client: TestClient) -> None:
+    """A long query string (414) or an oversized JSON body (413) is refused before any
+    route runs: every operation that takes a query or a body says so, as it answers."""
+    document = client.get("/openapi.json").json()
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            takes_query = any(p["in"] == "query" for p in operation.get("parameters", []))
+            assert ("414" in responses) == takes_query, (method, path)
+            if "requestBody" in operation:
+                assert "413" in responses, (method, path)
+    answer = client.get("/api/v1/cpl", params={"q": "x" * 5000})
+    assert answer.status_code == 414
+    assert answer.json()["type"] == "/problems/query-too-long"
+    documented = document["paths"]["/api/v1/cpl"]["get"]["responses"]["414"]
+    example = documented["content"]["application/problem+json"]["example"]
+    assert example["type"] == answer.json()["type"]
+    assert example["detail"] == answer.json()["detail"]
+
+
 def test_downloads_declare_their_media_types(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     expected = {
