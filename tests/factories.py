@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import itertools
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from cpl_service.certificates.models import AssuranceCertificate
 from cpl_service.clock import today, utcnow
+from cpl_service.config import Settings
 from cpl_service.entries.models import Entry, EntryEvent, EntryStatus, format_entry_id
+from cpl_service.notices.decisions import queue_firmware_confirmation_requests
+from cpl_service.parties.models import Party
+from cpl_service.submissions.service import SubmissionResult, submit
+from tests.workbooks import build_workbook
 
 _firmware = itertools.count(1)
 
@@ -89,3 +96,19 @@ def _cert_id(session: Session, kind: str, number: str) -> int:
         )
     ).first()
     return found.id if found and found.id else -1
+
+
+def submit_rows(
+    settings: Settings, engine: Engine, party: Party, rows: list[dict[str, Any]]
+) -> SubmissionResult:
+    """Upload a workbook of `rows` (heading -> value) as `party`, through the service."""
+    with Session(engine, expire_on_commit=False) as session:
+        return submit(
+            session=session,
+            settings=settings,
+            party=party,
+            filename="cpl.xlsx",
+            content=build_workbook(rows),
+            now=utcnow(),
+            notify=partial(queue_firmware_confirmation_requests, settings=settings),
+        )

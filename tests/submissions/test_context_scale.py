@@ -6,7 +6,6 @@ import re
 from collections.abc import Iterator
 from collections.abc import Set as AbstractSet
 from datetime import timedelta
-from functools import partial
 from typing import Any
 
 import pytest
@@ -17,11 +16,9 @@ from sqlmodel import Session, SQLModel
 from cpl_service.clock import today, utcnow
 from cpl_service.config import Settings
 from cpl_service.errors import WorkbookRejectedError
-from cpl_service.notices.decisions import queue_firmware_confirmation_requests
-from cpl_service.submissions.service import submit
 from tests.conftest import MakeParty
-from tests.factories import make_entry
-from tests.workbooks import build_workbook, valid_row
+from tests.factories import make_entry, submit_rows
+from tests.workbooks import valid_row
 
 EXPIRY = today() + timedelta(days=800)
 Statement = tuple[str, Any]
@@ -107,19 +104,6 @@ def fill_cpl(session: Session, count: int) -> None:
         )
 
 
-def upload(settings: Settings, engine: Engine, party: Any, rows: list[dict[str, Any]]) -> Any:
-    with Session(engine, expire_on_commit=False) as session:
-        return submit(
-            session=session,
-            settings=settings,
-            party=party,
-            filename="cpl.xlsx",
-            content=build_workbook(rows),
-            now=utcnow(),
-            notify=partial(queue_firmware_confirmation_requests, settings=settings),
-        )
-
-
 def test_checks_read_only_what_the_rows_name(
     settings: Settings,
     engine: Engine,
@@ -146,7 +130,7 @@ def test_checks_read_only_what_the_rows_name(
         valid_row(**{"Firmware Version": "00000C02", "Previous CPL Entry ID": live.entry_id}),
     ]
     with pytest.raises(WorkbookRejectedError) as rejected:
-        upload(settings, engine, party, rows)
+        submit_rows(settings, engine, party, rows)
     found = {(i["row"], i["code"]) for i in rejected.value.issues}
     assert (2, "duplicate-entry") in found
     assert (3, "cpa-expiry-conflict") in found
@@ -155,7 +139,7 @@ def test_checks_read_only_what_the_rows_name(
     assert_reads_only_named(statements, named)
 
     statements.clear()
-    accepted = upload(settings, engine, party, [valid_row(**{"Firmware Version": "00000D01"})])
+    accepted = submit_rows(settings, engine, party, [valid_row(**{"Firmware Version": "00000D01"})])
     assert accepted.created
     assert_reads_only_named(statements, {"AB01", "00000D01", "CPA-100"})
 
@@ -210,7 +194,7 @@ def test_upload_of_thousands_of_distinct_certificates(
         for n in range(count)
     ]
     statements.clear()
-    result = upload(settings, engine, party, rows)
+    result = submit_rows(settings, engine, party, rows)
     sent = list(statements)
     assert result.created
     session.expire_all()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from functools import partial
 from typing import Any
 
 import pytest
@@ -14,13 +13,11 @@ from cpl_service.certificates.models import AssuranceCertificate
 from cpl_service.clock import today, utcnow
 from cpl_service.config import Settings
 from cpl_service.entries.models import Entry, EntryEvent, EntryStatus, format_entry_id
-from cpl_service.notices.decisions import queue_firmware_confirmation_requests
-from cpl_service.parties.models import Party
 from cpl_service.submissions import service
 from cpl_service.submissions.models import Submission
 from tests.conftest import MakeParty
-from tests.factories import make_entry
-from tests.workbooks import build_workbook, valid_row
+from tests.factories import make_entry, submit_rows
+from tests.workbooks import valid_row
 
 EXPIRY = today() + timedelta(days=800)
 
@@ -88,19 +85,6 @@ def test_a_cpa_certificate_takes_its_first_rows_details_and_first_condition() ->
 # Storing, on every database ---------------------------------------------------------------
 
 
-def _submit(settings: Settings, engine: Engine, party: Party, rows: list[dict[str, Any]]) -> Any:
-    with Session(engine, expire_on_commit=False) as session:
-        return service.submit(
-            session=session,
-            settings=settings,
-            party=party,
-            filename="cpl.xlsx",
-            content=build_workbook(rows),
-            now=utcnow(),
-            notify=partial(queue_firmware_confirmation_requests, settings=settings),
-        )
-
-
 def _entries(session: Session, submission: Submission) -> list[Entry]:
     return list(
         session.exec(
@@ -124,7 +108,7 @@ def test_stored_entries_and_their_first_events(
         valid_row(**update, **{"Firmware Version": "0000F001"}),
         valid_row(**{"Model ID": "0002", "Firmware Version": "0000F003"}),
     ]
-    result = _submit(settings, engine, party, rows)
+    result = submit_rows(settings, engine, party, rows)
     assert result.created
     submission = result.submission
     stored = _entries(session, submission)
