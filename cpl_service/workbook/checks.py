@@ -939,31 +939,24 @@ class _Checker:
         # Only the date a certificate of its type has (a Lifetime one's renewal date, a
         # Fixed-term one's expiry date): a row giving the other date is refused for that
         # on its own (`cpa-date-not-applicable`), and `given` always has its own date.
-        field, code, what, known_day, given_day = (
-            (
-                "cpa_renewal_date",
-                "cpa-renewal-conflict",
-                "renewal date",
-                known.renewal_date,
-                given.renewal_date,
-            )
-            if given.certificate_type is CpaCertificateType.LIFETIME
-            else (
+        if given.certificate_type is CpaCertificateType.LIFETIME:
+            if known.renewal_date is not None and known.renewal_date != given.renewal_date:
+                assert given.renewal_date is not None
+                report(
+                    "cpa_renewal_date",
+                    "cpa-renewal-conflict",
+                    f"renewal date {known.renewal_date.isoformat()}",
+                    f"renewal date {given.renewal_date.isoformat()}",
+                    "one renewal date",
+                )
+        elif known.expiry_date is not None and known.expiry_date != given.expiry_date:
+            assert given.expiry_date is not None
+            report(
                 "cpa_expiry_date",
                 "cpa-expiry-conflict",
-                "expiry date",
-                known.expiry_date,
-                given.expiry_date,
-            )
-        )
-        if known_day is not None and known_day != given_day:
-            assert given_day is not None
-            report(
-                field,
-                code,
-                f"{what} {known_day.isoformat()}",
-                f"{what} {given_day.isoformat()}",
-                f"one {what}",
+                f"expiry date {known.expiry_date.isoformat()}",
+                f"expiry date {given.expiry_date.isoformat()}",
+                "one expiry date",
             )
         if self.source.cpa_conditional_date_fixed and known.conditional_date != (
             given.conditional_date
