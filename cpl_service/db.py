@@ -118,9 +118,10 @@ def bulk_insert(
     Each column's values go through its type's own bind conversion, a column at a time
     (`bind_column`), straight to the driver: the same stored values as a Core insert,
     without SQLAlchemy's per-row work. On PostgreSQL the rows go by `COPY … FROM STDIN`
-    (several times cheaper for both ends than an INSERT per row) unless conflicts are to
-    be skipped, which `COPY` cannot do; elsewhere, and then, by one executemany. A
-    constraint the rows break raises `IntegrityError` either way.
+    (several times cheaper for both ends than an INSERT per row), or, when conflicts are
+    to be skipped (which `COPY` cannot do), by one `INSERT … SELECT FROM unnest(…)` of
+    an array per column; elsewhere by one executemany. A constraint the rows break raises
+    `IntegrityError` either way.
     """
     if not rows:
         return
@@ -141,13 +142,29 @@ def bulk_insert(
         f"{dialect.identifier_preparer.format_table(table)} "
         f"({', '.join(quote(name) for name in [*names, *fixed])})"
     )
-    if dialect.name == "postgresql" and not ignore_conflicts_on:
-        _copy_in(connection, f"COPY {target} FROM STDIN", zip(*columns, strict=True))
+    unique = ", ".join(quote(name) for name in ignore_conflicts_on)
+    if dialect.name == "postgresql":
+        if not ignore_conflicts_on:
+            _copy_in(connection, f"COPY {target} FROM STDIN", zip(*columns, strict=True))
+            return
+        # One statement over one array per column, in the rows' order: an executemany
+        # costs PostgreSQL a round of work per row (about 0.4 s for 15,000).
+        # The constants go once each, not as arrays of copies.
+        types = [table.c[name].type.compile(dialect) for name in [*names, *fixed]]
+        arrays = ", ".join(f"CAST(%s AS {type_}[])" for type_ in types[: len(names)])
+        aliases = [f"v{index}" for index in range(len(names))]
+        constant = [f"CAST(%s AS {type_})" for type_ in types[len(names) :]]
+        connection.exec_driver_sql(
+            f"INSERT INTO {target} SELECT {', '.join([*aliases, *constant])} "  # noqa: S608
+            f"FROM unnest({arrays}) WITH ORDINALITY AS v({', '.join(aliases)}, position) "
+            f"ORDER BY position ON CONFLICT ({unique}) DO NOTHING",
+            # In the order of the markers: the constants (SELECT), then the arrays (FROM).
+            (*(values[0] for values in columns[len(names) :]), *columns[: len(names)]),
+        )
         return
     marker = "?" if dialect.paramstyle == "qmark" else "%s"
     statement = f"INSERT INTO {target} VALUES ({', '.join([marker] * len(columns))})"  # noqa: S608
     if ignore_conflicts_on:
-        unique = ", ".join(quote(name) for name in ignore_conflicts_on)
         statement += f" ON CONFLICT ({unique}) DO NOTHING"
     connection.exec_driver_sql(statement, list(zip(*columns, strict=True)))
 

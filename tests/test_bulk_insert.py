@@ -216,7 +216,14 @@ def _stored(connection: Connection, numbers: range) -> list[tuple[object, ...]]:
     return [tuple(v for k, v in row.items() if k not in _KEYS) for row in rows]
 
 
-def test_hostile_values_are_stored_as_a_core_insert_stores_them(engine: Engine) -> None:
+@pytest.mark.parametrize(
+    "ignore_conflicts_on",
+    [(), ("entry_id",)],
+    ids=["copy-or-executemany", "insert-ignoring-conflicts"],
+)
+def test_hostile_values_are_stored_as_a_core_insert_stores_them(
+    engine: Engine, ignore_conflicts_on: tuple[str, ...]
+) -> None:
     table = SQLModel.metadata.tables["entry"]
     count = 3 * len(HOSTILE) * len(ZONES)
     bulk = [_hostile_entry(n) for n in range(1, count + 1)]
@@ -230,7 +237,13 @@ def test_hostile_values_are_stored_as_a_core_insert_stores_them(engine: Engine) 
         row["firmware_version"] = f"B{n}"
     with engine.begin() as connection:
         connection.execute(table.insert(), core)
-        bulk_insert(connection, table, bulk, names=list(bulk[0]))
+        bulk_insert(
+            connection,
+            table,
+            bulk,
+            names=list(bulk[0]),
+            ignore_conflicts_on=ignore_conflicts_on,
+        )
     with engine.connect() as connection:
         by_bulk = _stored(connection, range(1, count + 1))
         by_core = _stored(connection, range(1001, 1001 + count))

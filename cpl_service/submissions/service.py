@@ -14,7 +14,6 @@ from cryptography import x509
 from sqlalchemy import Connection, bindparam, func, text, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.sql.elements import TextClause
 from sqlmodel import Session, SQLModel, col, select
 
 from cpl_service.batches import batches
@@ -527,9 +526,6 @@ def _register_certificates(
     for kind, rows in named.items():
         if not rows:
             continue
-        if connection.dialect.name == "postgresql":
-            _register_on_postgresql(connection, kind, rows, now=now)
-            continue
         bulk_insert(
             connection,
             table,
@@ -555,55 +551,6 @@ def _register_certificates(
             .values(cpa_conditional_date=bindparam("cert_date")),
             conditions,
         )
-
-
-@functools.cache
-def _postgresql_register_statement() -> TextClause:
-    """One INSERT … SELECT over arrays (one per column), skipping the numbers registered
-    already, in the order given."""
-    table = SQLModel.metadata.tables["assurance_certificate"]
-    return text(
-        "INSERT INTO assurance_certificate (kind, number, cpa_certificate_type, "
-        "cpa_expiry_date, cpa_renewal_date, cpa_conditional_date, status, created_at) "
-        "SELECT :kind, v.number, v.certificate_type, v.expiry, v.renewal, v.conditional, "
-        ":status, :created_at FROM unnest(CAST(:numbers AS varchar[]), "
-        "CAST(:types AS varchar[]), CAST(:expiries AS date[]), CAST(:renewals AS date[]), "
-        "CAST(:conditionals AS date[])) WITH ORDINALITY "
-        "AS v(number, certificate_type, expiry, renewal, conditional, position) "
-        "ORDER BY v.position ON CONFLICT (kind, number) DO NOTHING"
-    ).bindparams(
-        bindparam("status", type_=table.c.status.type),
-        bindparam("created_at", type_=table.c.created_at.type),
-    )
-
-
-def _register_on_postgresql(
-    connection: Connection,
-    kind: str,
-    rows: Sequence[Mapping[str, Any]],
-    *,
-    now: datetime,
-) -> None:
-    """`_register_certificates`' insert-or-ignore of one kind on PostgreSQL, as one
-    statement: an INSERT per certificate costs PostgreSQL a round of work per row (about
-    0.4 s for 15,000), which `COPY` cannot save here, as it cannot skip a conflict."""
-
-    def column(name: str) -> list[Any]:
-        return [row.get(name) for row in rows]
-
-    connection.execute(
-        _postgresql_register_statement(),
-        {
-            "kind": kind,
-            "status": CertificateStatus.VALID,
-            "created_at": now,
-            "numbers": column("number"),
-            "types": column("cpa_certificate_type"),
-            "expiries": column("cpa_expiry_date"),
-            "renewals": column("cpa_renewal_date"),
-            "conditionals": column("cpa_conditional_date"),
-        },
-    )
 
 
 def reserve_entry_ids(session: Session, count: int) -> list[int]:
