@@ -332,10 +332,6 @@ class ExtractNotice(Protocol):
     def __call__(self, *, session: Session, extract: Extract) -> object: ...
 
 
-def latest(session: Session) -> Extract | None:
-    return session.exec(select(Extract).order_by(col(Extract.sequence).desc()).limit(1)).first()
-
-
 def publish(
     *,
     engine: Engine,
